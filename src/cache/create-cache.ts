@@ -1,0 +1,61 @@
+import type { Backend, Env, EnvConfig } from '../config/env.js';
+import { readEnv } from '../config/env.js';
+import { ConfigError } from '../errors/config-error.js';
+import { MemoryStore } from '../memory/memory-store.js';
+import { nullStore } from '../memory/null-store.js';
+import { Cache } from './cache.js';
+import type { CacheOptions } from './types.js';
+
+/**
+ * Builds the cache of a backend that lives outside the core (`redis`, `tiered`). The `hoard/redis`
+ * entry registers these, so the core never imports a Redis client.
+ */
+export type BackendFactory = (options: CacheOptions, env: EnvConfig) => Cache;
+
+const REGISTRY = Symbol.for('hoard.backends');
+type Registry = Map<Backend, BackendFactory>;
+
+function registry(): Registry {
+  const holder = globalThis as { [REGISTRY]?: Registry };
+  return (holder[REGISTRY] ??= new Map());
+}
+
+/** @internal Used by optional entry points to provide a backend. */
+export function registerBackend(name: Backend, factory: BackendFactory): void {
+  registry().set(name, factory);
+}
+
+/**
+ * Creates a cache. Options given win; the environment (`CACHE_*`, see the README) fills what they
+ * leave unset. With nothing set it is an in-memory cache of 10,000 entries and a 5 minute TTL.
+ * @example createCache({ store: memoryStore({ maxEntries: 10_000 }), defaultTtl: '5m' })
+ */
+export function createCache(options: CacheOptions = {}, env: Env = process.env): Cache {
+  if (typeof options !== 'object' || options === null) throw new ConfigError('options', 'expected an object');
+  const config = readEnv(env);
+  const merged: CacheOptions = {
+    ...options,
+    namespace: options.namespace ?? config.keyPrefix,
+    defaultTtl: options.defaultTtl ?? config.ttl,
+    enabled: options.enabled ?? config.enabled,
+  };
+  if (options.store !== undefined) return new Cache(merged);
+  const backend = config.backend ?? 'memory';
+  switch (backend) {
+    case 'memory':
+      return new Cache({ ...merged, store: new MemoryStore({ maxEntries: config.maxEntries, maxBytes: config.maxBytes, clock: options.clock }) });
+    case 'none':
+      return new Cache({ ...merged, store: nullStore() });
+    case 'redis':
+    case 'tiered': {
+      const factory = registry().get(backend);
+      if (factory === undefined) {
+        throw new ConfigError(
+          env.CACHE_BACKEND === undefined ? 'CACHE_TYPE' : 'CACHE_BACKEND',
+          `the ${backend} backend is provided by the hoard/redis entry point: import 'hoard/redis' before creating the cache`,
+        );
+      }
+      return factory(merged, config);
+    }
+  }
+}

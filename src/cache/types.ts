@@ -1,0 +1,143 @@
+import type { Duration } from '../config/duration.js';
+import type { Store } from '../stores/store.js';
+import type { Clock } from '../util/clock.js';
+
+/** Where an event happened: the memory tier, the Redis tier, or the factory of `getOrSet`. */
+export type Tier = 'l1' | 'l2';
+
+export interface KeyEvent {
+  /** The key inside the cache's root, namespaces included (`t1:k`). */
+  key: string;
+  tier: Tier;
+}
+export interface EvictEvent extends KeyEvent {
+  reason: 'capacity' | 'bytes' | 'too-large';
+}
+export interface ExpireEvent extends KeyEvent {
+  reason: 'ttl';
+}
+export interface ErrorEvent {
+  error: Error;
+  /** `factory` for a failed background refresh or a failure masked by a stale value. */
+  tier: Tier | 'factory';
+  operation: string;
+  key?: string;
+}
+export interface L2StateEvent {
+  error?: Error;
+}
+
+/** Events of a cache and their payloads. */
+export interface CacheEvents {
+  hit: KeyEvent;
+  miss: KeyEvent;
+  set: KeyEvent;
+  delete: KeyEvent;
+  evict: EvictEvent;
+  expire: ExpireEvent;
+  error: ErrorEvent;
+  'l2:down': L2StateEvent;
+  'l2:up': L2StateEvent;
+}
+export type CacheEventName = keyof CacheEvents;
+
+export interface CacheStats {
+  hits: number;
+  misses: number;
+  /** hits / (hits + misses); 0 when nothing was asked. */
+  hitRate: number;
+  sets: number;
+  /** Entries removed by delete, deleteMany, deletePattern, invalidateTags and clear. */
+  deletes: number;
+  evictions: number;
+  expirations: number;
+  /** Count of `error` events. */
+  errors: number;
+  /** Live entries in memory. */
+  size: number;
+  /** Bytes accounted in memory, when the memory store has `maxBytes`. */
+  bytes?: number;
+  /** Whether the Redis tier answers; only on Redis-backed caches. */
+  l2Available?: boolean;
+  /** Milliseconds over recent facade calls (sampled). */
+  latency: { p50: number; p99: number };
+}
+
+export interface SetOptions {
+  /** Time to live. @default the cache's `defaultTtl` */
+  ttl?: Duration | undefined;
+  /** Names `invalidateTags` can remove the entry by. Scoped by namespace like keys. */
+  tags?: readonly string[] | undefined;
+  /** How long past `ttl` the value stays as a fallback for `getOrSet`. @default the cache's `defaultGrace` */
+  grace?: Duration | undefined;
+}
+
+export interface SetManyEntry<T = unknown> extends SetOptions {
+  key: string;
+  value: T;
+}
+
+export interface FactoryTimeouts {
+  /**
+   * With a stale value at hand, wait at most this long for the factory, then answer with the stale
+   * value while the factory goes on in the background. `0` is stale-while-revalidate. Without a
+   * stale value it has no effect.
+   */
+  soft?: Duration | undefined;
+  /**
+   * Past this, answer with the stale value if there is one, else reject with `CacheTimeoutError`.
+   * `ctx.signal` aborts. A late result still fills the cache unless the key changed meanwhile.
+   */
+  hard?: Duration | undefined;
+}
+
+export interface GetOrSetOptions extends SetOptions {
+  timeout?: FactoryTimeouts | undefined;
+}
+
+/** What a factory can change about how its result is cached. */
+export interface FactoryOptions {
+  ttl?: Duration | undefined;
+  tags?: readonly string[] | undefined;
+  grace?: Duration | undefined;
+}
+
+/** Passed to the factory of `getOrSet`. */
+export interface FactoryContext<T> {
+  /** The expired value still inside its grace period, if any. */
+  readonly stale: T | undefined;
+  /** Aborted when the hard timeout passes. */
+  readonly signal: AbortSignal;
+  /** Adapts the TTL, tags or grace to the result, e.g. a shorter TTL for an empty answer. */
+  setOptions(options: FactoryOptions): void;
+  /** Returns the result without caching it. */
+  skip(): void;
+}
+
+export type Factory<T> = (ctx: FactoryContext<T>) => T | Promise<T>;
+
+/** The result of a batch factory: values in the order of the keys, or keyed by key. */
+export type BatchResult<T> = readonly (T | undefined)[] | ReadonlyMap<string, T> | Readonly<Record<string, T>>;
+export type BatchFactory<T> = (missingKeys: string[]) => BatchResult<T> | Promise<BatchResult<T>>;
+
+export interface CacheOptions {
+  /** Where entries live. @default memoryStore() configured from the environment */
+  store?: Store | undefined;
+  /** Key prefix of the cache in shared stores, as `CACHE_KEY_PREFIX`. @default 'hoard:' */
+  namespace?: string | undefined;
+  /** Labels metrics and the dashboard. @default 'default' */
+  name?: string | undefined;
+  /** TTL of entries written without one. @default '5m' */
+  defaultTtl?: Duration | undefined;
+  /** Grace of entries written without one (fail-safe). @default none */
+  defaultGrace?: Duration | undefined;
+  /**
+   * After a factory failure is masked by a stale value, that stale value is served for this long
+   * before the factory is tried again. @default '10s'
+   */
+  graceBackoff?: Duration | undefined;
+  /** `false`: a pass-through that stores nothing and always runs factories. @default true */
+  enabled?: boolean | undefined;
+  /** Source of time in milliseconds. */
+  clock?: Clock | undefined;
+}

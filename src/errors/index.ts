@@ -1,0 +1,6 @@
+export { CacheError, type CacheErrorCode } from './cache-error.js';
+export { ConfigError } from './config-error.js';
+export { InvalidKeyError } from './invalid-key-error.js';
+export { SerializationError } from './serialization-error.js';
+export { CacheTimeoutError } from './cache-timeout-error.js';
+export { toError } from './to-error.js';

@@ -1,0 +1,84 @@
+import type { Duration } from '../config/duration.js';
+
+/** A value, or a promise of it: memory stores answer synchronously, remote ones asynchronously. */
+export type MaybePromise<T> = T | Promise<T>;
+
+/** What a store can do, declared so the facade and the conformance suite can adapt to it. */
+export interface StoreCapabilities {
+  /** Methods return values directly (never promises): the store can serve as the memory tier. */
+  readonly sync: boolean;
+  /** Entries are visible to other processes (Redis): needs serialization and the bus. */
+  readonly shared: boolean;
+  /** `set` takes `tags` and `invalidateTags` removes by them. */
+  readonly tags: boolean;
+  /** `deletePattern` is supported. */
+  readonly patterns: boolean;
+  /** `set` takes `grace` and `getStale` returns entries inside it. */
+  readonly grace: boolean;
+}
+
+export interface StoreSetOptions {
+  /** Time to live; unset: the store's default. `Infinity`: no expiry. */
+  ttl?: Duration | undefined;
+  /** How long past `ttl` the entry stays available to `getStale`. */
+  grace?: Duration | undefined;
+  /** Names `invalidateTags` can remove the entry by. */
+  tags?: readonly string[] | undefined;
+}
+
+export interface StoreEntry<V> {
+  key: string;
+  value: V;
+  ttl?: Duration | undefined;
+  tags?: readonly string[] | undefined;
+}
+
+/** An entry found by `getStale`: `stale` is true once its TTL passed (it is inside its grace). */
+export interface StaleEntry<V> {
+  value: V;
+  stale: boolean;
+}
+
+/**
+ * The contract every store implements (memory now; Redis and tiers build on it). Keys given to a
+ * store are final: namespaces and prefixes are applied by the facade. Every store passes the
+ * conformance suite in `test/stores/conformance.ts`.
+ */
+export interface Store<V = unknown> {
+  readonly capabilities: StoreCapabilities;
+  get(key: string): MaybePromise<V | undefined>;
+  getStale(key: string): MaybePromise<StaleEntry<V> | undefined>;
+  has(key: string): MaybePromise<boolean>;
+  ttl(key: string): MaybePromise<number | undefined>;
+  set(key: string, value: V, options?: StoreSetOptions): MaybePromise<void>;
+  delete(key: string): MaybePromise<boolean>;
+  incr(key: string, by?: number): MaybePromise<number>;
+  getMany(keys: readonly string[]): MaybePromise<(V | undefined)[]>;
+  setMany(entries: readonly StoreEntry<V>[]): MaybePromise<void>;
+  deleteMany(keys: readonly string[]): MaybePromise<number>;
+  deletePattern(glob: string): MaybePromise<number>;
+  invalidateTags(tags: readonly string[]): MaybePromise<number>;
+  clear(): MaybePromise<void>;
+  close(): MaybePromise<void>;
+}
+
+/** A store that answers synchronously: the memory tier of a cache. */
+export interface SyncStore<V = unknown> extends Store<V> {
+  readonly size: number;
+  get(key: string): V | undefined;
+  getStale(key: string): StaleEntry<V> | undefined;
+  has(key: string): boolean;
+  ttl(key: string): number | undefined;
+  set(key: string, value: V, options?: StoreSetOptions): void;
+  /** `set` with arguments already parsed (ms; undefined or Infinity: no expiry). */
+  write(key: string, value: V, ttl: number | undefined, grace: number, tags: readonly string[] | undefined): void;
+  delete(key: string): boolean;
+  incr(key: string, by?: number): number;
+  getMany(keys: readonly string[]): (V | undefined)[];
+  setMany(entries: readonly StoreEntry<V>[]): void;
+  deleteMany(keys: readonly string[]): number;
+  deletePattern(glob: string): number;
+  invalidateTags(tags: readonly string[]): number;
+  clear(): void;
+  close(): void;
+}
