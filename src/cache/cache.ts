@@ -260,6 +260,11 @@ export class Cache {
     this.#core.l1.close();
   }
 
+  /** @internal Test hook: sizes of the bounded auxiliary structures. */
+  static internals(cache: Cache): { flights: number; backoff: number } {
+    return { flights: cache.#core.flights.size, backoff: cache.#core.backoff.size };
+  }
+
   // ----------------------------------------------------------------------------------------------
 
   #lookup(k: string): unknown {

@@ -39,12 +39,13 @@ export function cached<Args extends unknown[], R>(
 ): CachedFunction<Args, R> {
   if (typeof fn !== 'function') throw new TypeError('cached: expected a function');
   const keyFor = keyMaker(options, fn.name, 'prefix');
-  const run = function (this: unknown, ...args: Args): Promise<R> {
+  // async: a key that cannot be made (InvalidKeyError) or a throwing `tags` rejects, never throws.
+  const run = async function (this: unknown, ...args: Args): Promise<R> {
     const target = options.cache ?? defaultCache;
     return target.getOrSet<R>(keyFor(...args), () => fn.apply(this, args), callOptions(options, args));
   };
   return Object.assign(run, {
-    invalidate: (...args: Args) => (options.cache ?? defaultCache).delete(keyFor(...args)),
+    invalidate: async (...args: Args) => (options.cache ?? defaultCache).delete(keyFor(...args)),
     keyFor,
   });
 }

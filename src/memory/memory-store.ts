@@ -371,8 +371,10 @@ export class MemoryStore<V = unknown> implements SyncStore<V> {
 
   /** Live keys, most recently used first. */
   *keys(): IterableIterator<string> {
-    for (let i = this.#tail; i !== NONE; i = this.#prev[i]!) {
+    if (this.#size === 0) return;
+    for (let i = this.#tail; ; i = this.#prev[i]!) {
       if (!this.#isStale(i)) yield this.#keys[i]!;
+      if (i === this.#head) break;
     }
   }
 
@@ -582,7 +584,7 @@ export class MemoryStore<V = unknown> implements SyncStore<V> {
   }
 
   /** @internal Test hook: checks the invariants of the internal structures; throws on the first broken one. */
-  static checkInvariants(store: MemoryStore<unknown>): void {
+  static checkInvariants<T>(store: MemoryStore<T>): void {
     store.#checkInvariants();
   }
 

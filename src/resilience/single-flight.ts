@@ -25,6 +25,9 @@ export class Flight<T = unknown> {
   }
 }
 
+/** Most abandoned runs tracked at once. */
+const MAX_DETACHED = 10_000;
+
 /**
  * In-flight runs by key. `active` runs are joined by new callers; `detached` runs were abandoned by
  * a hard timeout (a later call starts afresh) but may still finish and fill the cache, so they are
@@ -51,10 +54,16 @@ export class FlightRegistry {
 
   /** A hard timeout gave up on the run: later callers start a new one. */
   detach(flight: Flight): void {
-    if (this.active.get(flight.key) === flight) {
-      this.active.delete(flight.key);
-      this.detached.add(flight);
+    if (this.active.get(flight.key) !== flight) return;
+    this.active.delete(flight.key);
+    if (this.detached.size >= MAX_DETACHED) {
+      // Factories that never settle must not pin memory: forget the oldest, and since it can no
+      // longer be superseded, it may no longer store its result either.
+      const oldest = this.detached.values().next().value!;
+      oldest.superseded = true;
+      this.detached.delete(oldest);
     }
+    this.detached.add(flight);
   }
 
   settle(flight: Flight): void {
