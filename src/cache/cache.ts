@@ -52,17 +52,7 @@ export class Cache {
 
   async get<T = unknown>(key: string): Promise<T | undefined> {
     checkKey(key);
-    const core = this.#core;
-    const k = this.#prefix === '' ? key : this.#prefix + key;
-    const value = core.l1.get(k);
-    if (value !== undefined) {
-      core.hits++;
-      if (core.emitter.lists.hit.length !== 0) core.emitter.emit('hit', { key: k, tier: 'l1' });
-      return value as T;
-    }
-    core.misses++;
-    if (core.emitter.lists.miss.length !== 0) core.emitter.emit('miss', { key: k, tier: 'l1' });
-    return undefined;
+    return this.#lookup(this.#prefix === '' ? key : this.#prefix + key) as T | undefined;
   }
 
   async set(key: string, value: unknown, options?: SetOptions): Promise<void> {
@@ -134,16 +124,10 @@ export class Cache {
     checkKey(key);
     if (typeof factory !== 'function') throw new TypeError('getOrSet: factory must be a function');
     const resolved = options === undefined ? this.#defaults : this.#loadOptions(options);
-    const core = this.#core;
     const k = this.#prefix === '' ? key : this.#prefix + key;
-    const value = core.l1.get(k);
-    if (value !== undefined) {
-      core.hits++;
-      if (core.emitter.lists.hit.length !== 0) core.emitter.emit('hit', { key: k, tier: 'l1' });
-      return value as T;
-    }
-    core.misses++;
-    if (core.emitter.lists.miss.length !== 0) core.emitter.emit('miss', { key: k, tier: 'l1' });
+    const value = this.#lookup(k);
+    if (value !== undefined) return value as T;
+    const core = this.#core;
     const started = performance.now();
     try {
       return await load(core, k, this.#prefix, factory, resolved);

@@ -31,7 +31,7 @@ export function parseDuration(value: unknown, option: string, rules: DurationRul
     if (match === null) {
       throw new ConfigError(option, `expected a duration such as 250ms, 1.5s, 5m, 2h or 1d, got ${JSON.stringify(value)}`);
     }
-    ms = Number(match[1]) * UNIT_MS[match[2] as DurationUnit];
+    ms = decimalTimes(match[1]!, UNIT_MS[match[2] as DurationUnit]);
   } else {
     throw new ConfigError(option, `expected a duration (milliseconds or a string such as '5m'), got ${typeof value}`);
   }
@@ -42,6 +42,18 @@ export function parseDuration(value: unknown, option: string, rules: DurationRul
     throw new ConfigError(option, 'must be greater than 0 (use Infinity for no expiry)');
   }
   return ms === Infinity ? Infinity : Math.ceil(ms);
+}
+
+/**
+ * `decimal` (digits with an optional fraction, e.g. `'0.27'`) times the whole number `factor`,
+ * rounded up to a whole number, computed exactly: in floating point `0.27 * 60_000` is
+ * 16200.000000000002, which would round up to one millisecond too many.
+ */
+export function decimalTimes(decimal: string, factor: number): number {
+  const [whole, fraction = ''] = decimal.split('.');
+  const scale = 10n ** BigInt(fraction.length);
+  const scaled = BigInt(`${whole}${fraction}`) * BigInt(factor);
+  return Number((scaled + scale - 1n) / scale);
 }
 
 /** Same as {@link parseDuration} but passes `undefined` through. */

@@ -1,4 +1,5 @@
 import { ConfigError } from '../errors/config-error.js';
+import { decimalTimes } from './duration.js';
 
 export type Backend = 'memory' | 'redis' | 'tiered' | 'none';
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -35,14 +36,13 @@ const FALSE = new Set(['false', '0', 'no', 'off']);
  * `REDIS_*` variables are left to the Redis backend, which alone uses them.
  */
 export function readEnv(env: Env = process.env): EnvConfig {
-  const ttl = pick(env, 'CACHE_TTL_SECONDS', ['CACHE_DEFAULT_TIMEOUT', 'CACHE_DEFAULT_TTL']);
   return {
     enabled: bool(env, 'CACHE_ENABLED'),
     backend: backend(env),
     maxEntries: positiveInt(env, 'CACHE_MAXSIZE'),
     maxBytes: positiveInt(env, 'CACHE_MAX_BYTES'),
-    ttl: ttl === undefined ? undefined : seconds(ttl.name, ttl.value, ttl.name !== 'CACHE_TTL_SECONDS'),
-    keyPrefix: pick(env, 'CACHE_KEY_PREFIX', ['CACHE_NAMESPACE'])?.value,
+    ttl: first(env, ['CACHE_TTL_SECONDS', 'CACHE_DEFAULT_TIMEOUT', 'CACHE_DEFAULT_TTL'], (name, v) => seconds(name, v, name !== 'CACHE_TTL_SECONDS')),
+    keyPrefix: first(env, ['CACHE_KEY_PREFIX', 'CACHE_NAMESPACE'], (_name, v) => v),
     l2TimeoutMs: positiveNumber(env, 'CACHE_L2_TIMEOUT_MS'),
     bus: bool(env, 'CACHE_BUS'),
     redisUrl: redisUrl(env),
@@ -55,13 +55,19 @@ function value(env: Env, name: string): string | undefined {
   return v === undefined || v.trim() === '' ? undefined : v.trim();
 }
 
-/** The canonical variable wins over its aliases. */
-function pick(env: Env, name: string, aliases: readonly string[]): { name: string; value: string } | undefined {
-  for (const n of [name, ...aliases]) {
-    const v = value(env, n);
-    if (v !== undefined) return { name: n, value: v };
+/**
+ * The parsed value of the first variable of `names` that is set: the canonical name wins over its
+ * aliases. Every one that is set is validated, even when an earlier one wins.
+ */
+function first<T>(env: Env, names: readonly string[], parse: (name: string, v: string) => T): T | undefined {
+  let result: { value: T } | undefined;
+  for (const name of names) {
+    const v = value(env, name);
+    if (v === undefined) continue;
+    const parsed = parse(name, v);
+    result ??= { value: parsed };
   }
-  return undefined;
+  return result?.value;
 }
 
 function bool(env: Env, name: string): boolean | undefined {
@@ -74,13 +80,14 @@ function bool(env: Env, name: string): boolean | undefined {
 }
 
 function backend(env: Env): Backend | undefined {
-  const found = pick(env, 'CACHE_BACKEND', ['CACHE_TYPE']);
-  if (found === undefined) return undefined;
-  const b = BACKENDS[found.value.toLowerCase()];
-  if (b === undefined || !Object.hasOwn(BACKENDS, found.value.toLowerCase())) {
-    throw new ConfigError(found.name, `expected one of memory, redis, tiered, none (or simple, null), got ${JSON.stringify(found.value)}`);
-  }
-  return b;
+  return first(env, ['CACHE_BACKEND', 'CACHE_TYPE'], (name, v) => {
+    const lower = v.toLowerCase();
+    const b = Object.hasOwn(BACKENDS, lower) ? BACKENDS[lower] : undefined;
+    if (b === undefined) {
+      throw new ConfigError(name, `expected one of memory, redis, tiered, none (or simple, null), got ${JSON.stringify(v)}`);
+    }
+    return b;
+  });
 }
 
 function positiveInt(env: Env, name: string): number | undefined {
@@ -103,13 +110,13 @@ function positiveNumber(env: Env, name: string): number | undefined {
 
 /** Seconds to ms. With `zeroIsForever` (the Flask-Caching aliases), 0 means never expires. */
 function seconds(name: string, v: string, zeroIsForever: boolean): number {
-  if (!/^\d+(\.\d+)?$/.test(v)) throw new ConfigError(name, `expected a number of seconds >= 0, got ${JSON.stringify(v)}`);
-  const s = Number(v);
-  if (s === 0) {
+  const accepted = zeroIsForever ? 'a number of seconds >= 0 (0: never expires)' : 'a number of seconds > 0';
+  if (!/^\d+(\.\d+)?$/.test(v)) throw new ConfigError(name, `expected ${accepted}, got ${JSON.stringify(v)}`);
+  if (Number(v) === 0) {
     if (zeroIsForever) return Infinity;
-    throw new ConfigError(name, 'expected a number of seconds > 0 (CACHE_DEFAULT_TIMEOUT=0 means never expires)');
+    throw new ConfigError(name, `expected ${accepted}, got ${JSON.stringify(v)} (CACHE_DEFAULT_TIMEOUT=0 means never expires)`);
   }
-  return Math.ceil(s * 1000);
+  return decimalTimes(v, 1000);
 }
 
 function redisUrl(env: Env): string | undefined {

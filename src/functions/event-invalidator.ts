@@ -16,6 +16,13 @@ export interface Invalidation {
 type Handler<E> = (event: E) => Invalidation | undefined | Promise<Invalidation | undefined>;
 
 /**
+ * The events of `E` with type `T`: the matching members of a union of events, or, for an open
+ * event type such as {@link DomainEvent} (whose `type` is any string), `E` with that type.
+ */
+type EventOfType<E extends { type: string }, T extends string> =
+  [Extract<E, { type: T }>] extends [never] ? E & { type: T } : Extract<E, { type: T }>;
+
+/**
  * Maps domain events to invalidations, so the code that changes data does not need to know
  * which cache entries depend on it.
  * @example new EventInvalidator(cache).on('user.updated', (e) => ({ keys: [`user:${e.id}`] }))
@@ -29,7 +36,7 @@ export class EventInvalidator<E extends { type: string } = DomainEvent> {
   }
 
   /** Registers what events of `type` invalidate; several handlers per type run in order. */
-  on<T extends E['type']>(type: T, handler: Handler<Extract<E, { type: T }>>): this {
+  on<T extends E['type']>(type: T, handler: Handler<EventOfType<E, T>>): this {
     if (typeof type !== 'string' || type.length === 0) throw new TypeError('EventInvalidator.on: type must be a non-empty string');
     if (typeof handler !== 'function') throw new TypeError('EventInvalidator.on: handler must be a function');
     let list = this.#handlers.get(type);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Cache, createCache, InvalidKeyError, memoryStore, MemoryStore } from '../../src/index.js';
-import type { CacheOptions } from '../../src/index.js';
+import { Cache, createCache, InvalidKeyError, memoryStore } from '../../src/index.js';
+import type { CacheOptions, MemoryStore } from '../../src/index.js';
 import { fakeClock } from '../helpers/clock.js';
 import { guardProcess } from '../helpers/guard.js';
 
