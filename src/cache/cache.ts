@@ -1,7 +1,9 @@
+import type { RemoteEntry } from '../stores/store.js';
+import { UNAVAILABLE } from '../tiers/remote-tier.js';
 import { escapeGlob, globToRegExp } from '../util/glob.js';
 import { CacheCore } from './core.js';
 import type { LoadOptions } from './get-or-set.js';
-import { load, loadMany } from './get-or-set.js';
+import { load, loadMany, readRemote, readRemoteMany } from './get-or-set.js';
 import type {
   BatchFactory,
   CacheEventName,
@@ -16,12 +18,13 @@ import type {
 import { checkKey, checkKeys, checkNamespaceName, durationMs, scopeTags, timeoutMs } from './validate.js';
 
 /**
- * The facade: one API over the memory store (and, through `hoard/redis`, Redis and two tiers).
- * A `Cache` is either the root or a namespace view of it; views share the root's stores, stats,
- * listeners and in-flight runs, and prefix keys, tags and patterns with their path (`t1:`).
+ * The facade: one API over the memory store, Redis, and two tiers. A `Cache` is either the root
+ * or a namespace view of it; views share the root's tiers, stats, listeners and in-flight runs,
+ * and prefix keys, tags and patterns with their path (`t1:`).
  *
  * Hot path: `get` and the hit of `getOrSet` validate the key, look it up synchronously in memory
- * and count the hit; the only promise is the one `async` returns.
+ * and count the hit; the only promise is the one `async` returns. Only a memory miss goes on to
+ * the shared tier, every call there bounded by `l2Timeout` and the circuit breaker.
  */
 export class Cache {
   readonly #core: CacheCore;
@@ -52,7 +55,12 @@ export class Cache {
 
   async get<T = unknown>(key: string): Promise<T | undefined> {
     checkKey(key);
-    return this.#lookup(this.#prefix === '' ? key : this.#prefix + key) as T | undefined;
+    const k = this.#prefix === '' ? key : this.#prefix + key;
+    const core = this.#core;
+    if (core.remote === undefined) return this.#lookup(k) as T | undefined;
+    const value = core.l1.get(k);
+    if (value !== undefined) return this.#hit(k, value, 'l1') as T;
+    return this.#remoteGet<T>(k);
   }
 
   async set(key: string, value: unknown, options?: SetOptions): Promise<void> {
@@ -60,60 +68,104 @@ export class Cache {
     if (value === undefined) throw new TypeError(`set: undefined cannot be cached (key "${key}"); use delete() or null`);
     const k = this.#prefix === '' ? key : this.#prefix + key;
     const o = options === undefined ? this.#defaults : this.#entryOptions(options);
-    this.#write(k, value, o.ttl, o.grace, o.tags);
+    if (this.#core.remote === undefined) return this.#write(k, value, o.ttl, o.grace, o.tags);
+    const payload = this.#core.serializer.encode(value); // a SerializationError writes nothing anywhere
+    await this.#writeTiers([{ k, value, payload, o }]);
   }
 
   async delete(key: string): Promise<boolean> {
     checkKey(key);
-    return this.#delete(this.#prefix + key);
+    return (await this.#deleteKeys([this.#prefix + key])) > 0;
   }
 
   async has(key: string): Promise<boolean> {
     checkKey(key);
-    return this.#core.l1.has(this.#prefix + key);
+    const k = this.#prefix + key;
+    const core = this.#core;
+    if (core.l1.has(k)) return true;
+    if (core.remote === undefined) return false;
+    const r = await core.remote.run('has', k, (s) => s.has(k));
+    return r === UNAVAILABLE ? false : r;
   }
 
   async ttl(key: string): Promise<number | undefined> {
     checkKey(key);
-    return this.#core.l1.ttl(this.#prefix + key);
+    const k = this.#prefix + key;
+    const core = this.#core;
+    const local = core.l1.ttl(k);
+    if (local !== undefined || core.remote === undefined) return local;
+    const r = await core.remote.run('ttl', k, (s) => s.ttl(k));
+    return r === UNAVAILABLE ? undefined : r;
   }
 
+  /** Adds `by` atomically (across processes on Redis; in memory while Redis is away). */
   async incr(key: string, by = 1): Promise<number> {
     checkKey(key);
     if (typeof by !== 'number' || !Number.isFinite(by)) throw new TypeError(`incr: by must be a finite number, got ${String(by)}`);
     const k = this.#prefix + key;
     const core = this.#core;
-    const next = core.l1.incr(k, by);
     core.touched(k);
+    let next: number;
+    const remote = core.remote === undefined ? UNAVAILABLE : await core.remote.run('incr', k, (s) => s.incr(k, by));
+    if (remote === UNAVAILABLE) {
+      next = core.l1.incr(k, by);
+    } else {
+      next = remote;
+      core.l1.delete(k); // the memory copy is now behind; the next read refreshes it
+      core.publish({ type: 'keys', keys: [k] });
+    }
     core.sets++;
-    if (core.emitter.has('set')) core.emitter.emit('set', { key: k, tier: 'l1' });
+    if (core.emitter.has('set')) core.emitter.emit('set', { key: k, tier: remote === UNAVAILABLE ? 'l1' : 'l2' });
     return next;
   }
 
   async getMany<T = unknown>(keys: readonly string[]): Promise<(T | undefined)[]> {
     checkKeys(keys, 'getMany');
+    const core = this.#core;
     const out = new Array<T | undefined>(keys.length);
-    for (let i = 0; i < keys.length; i++) out[i] = this.#lookup(this.#prefix + keys[i]!) as T | undefined;
+    if (core.remote === undefined) {
+      for (let i = 0; i < keys.length; i++) out[i] = this.#lookup(this.#prefix + keys[i]!) as T | undefined;
+      return out;
+    }
+    const missing: number[] = [];
+    for (let i = 0; i < keys.length; i++) {
+      const k = this.#prefix + keys[i]!;
+      const value = core.l1.get(k);
+      if (value !== undefined) out[i] = this.#hit(k, value, 'l1') as T;
+      else missing.push(i);
+    }
+    if (missing.length === 0) return out;
+    const full = missing.map((i) => this.#prefix + keys[i]!);
+    const entries = await readRemoteMany(core, full);
+    missing.forEach((i, j) => {
+      const entry = entries[j];
+      if (entry !== undefined && !entry.stale) out[i] = this.#hit(full[j]!, entry.value, 'l2') as T;
+      else this.#miss(full[j]!, 'l2');
+    });
     return out;
   }
 
   async setMany(entries: readonly SetManyEntry[]): Promise<void> {
     if (!Array.isArray(entries)) throw new TypeError('setMany: entries must be an array of { key, value, ttl?, tags? }');
-    // Validate everything first: bad input writes nothing.
+    const core = this.#core;
+    // Validate (and encode) everything first: bad input writes nothing.
     const parsed = entries.map((entry: SetManyEntry) => {
       if (typeof entry !== 'object' || entry === null) throw new TypeError('setMany: each entry must be an object');
       checkKey(entry.key);
       if (entry.value === undefined) throw new TypeError(`setMany: undefined cannot be cached (key "${entry.key}")`);
-      return { key: this.#prefix + entry.key, value: entry.value, options: this.#entryOptions(entry) };
+      const payload = core.remote === undefined ? '' : core.serializer.encode(entry.value);
+      return { k: this.#prefix + entry.key, value: entry.value, payload, o: this.#entryOptions(entry) };
     });
-    for (const { key, value, options } of parsed) this.#write(key, value, options.ttl, options.grace, options.tags);
+    if (core.remote === undefined) {
+      for (const { k, value, o } of parsed) this.#write(k, value, o.ttl, o.grace, o.tags);
+      return;
+    }
+    await this.#writeTiers(parsed);
   }
 
   async deleteMany(keys: readonly string[]): Promise<number> {
     checkKeys(keys, 'deleteMany');
-    let removed = 0;
-    for (const key of new Set(keys)) if (this.#delete(this.#prefix + key)) removed++;
-    return removed;
+    return this.#deleteKeys([...new Set(keys)].map((k) => this.#prefix + k));
   }
 
   /**
@@ -125,9 +177,11 @@ export class Cache {
     if (typeof factory !== 'function') throw new TypeError('getOrSet: factory must be a function');
     const resolved = options === undefined ? this.#defaults : this.#loadOptions(options);
     const k = this.#prefix === '' ? key : this.#prefix + key;
-    const value = this.#lookup(k);
-    if (value !== undefined) return value as T;
     const core = this.#core;
+    const value = core.l1.get(k);
+    if (value !== undefined) return this.#hit(k, value, 'l1') as T;
+    // With a shared tier, load() counts the hit or miss once it knows whether L2 had the value.
+    if (core.remote === undefined) this.#miss(k, 'l1');
     const started = performance.now();
     try {
       return await load(core, k, this.#prefix, factory, resolved);
@@ -144,23 +198,19 @@ export class Cache {
     checkKeys(keys, 'getOrSetMany');
     if (typeof factory !== 'function') throw new TypeError('getOrSetMany: factory must be a function');
     const resolved = options === undefined ? this.#defaults : this.#loadOptions(options);
-    const out = new Array<T | undefined>(keys.length);
-    const missing = new Map<string, string>(); // full key -> user key, deduplicated
-    for (let i = 0; i < keys.length; i++) {
-      const k = this.#prefix + keys[i]!;
-      const value = this.#lookup(k);
-      if (value !== undefined) out[i] = value as T;
-      else missing.set(k, keys[i]!);
-    }
-    if (missing.size === 0) return out;
     const started = performance.now();
     try {
+      // In memory the lookup stays synchronous, so runs start before any concurrent getOrSet can.
+      const values = this.#core.remote === undefined ? keys.map((k) => this.#lookup(this.#prefix + k) as T | undefined) : await this.getMany<T>(keys);
+      const missing = new Map<string, string>(); // full key -> user key, deduplicated
+      for (let i = 0; i < keys.length; i++) if (values[i] === undefined) missing.set(this.#prefix + keys[i]!, keys[i]!);
+      if (missing.size === 0) return values;
       const loaded = await loadMany<T>(this.#core, [...missing.keys()], [...missing.values()], this.#prefix, factory, resolved);
       const byKey = new Map<string, T | undefined>();
       let j = 0;
       for (const userKey of missing.values()) byKey.set(userKey, loaded[j++]);
-      for (let i = 0; i < keys.length; i++) if (out[i] === undefined) out[i] = byKey.get(keys[i]!);
-      return out;
+      for (let i = 0; i < keys.length; i++) if (values[i] === undefined) values[i] = byKey.get(keys[i]!);
+      return values;
     } finally {
       this.#core.latency.record(performance.now() - started);
     }
@@ -171,9 +221,11 @@ export class Cache {
     if (typeof glob !== 'string' || glob.length === 0) throw new TypeError('deletePattern: expected a non-empty glob string');
     const full = escapeGlob(this.#prefix) + glob;
     const core = this.#core;
-    const removed = core.l1.deletePattern(full);
     const re = globToRegExp(full);
     core.touchedWhere((key) => re.test(key));
+    const local = core.l1.deletePattern(full);
+    const removed = Math.max(local, await this.#remoteCount('deletePattern', (s) => s.deletePattern(full)));
+    core.publish({ type: 'pattern', pattern: full });
     core.deletes += removed;
     return removed;
   }
@@ -183,25 +235,31 @@ export class Cache {
     const scoped = scopeTags(tags, this.#prefix);
     if (scoped === undefined) throw new TypeError('invalidateTags: expected an array of tags');
     const core = this.#core;
-    core.flights.supersedeTags(scoped);
-    const removed = core.l1.invalidateTags(scoped);
+    core.touchedTags(scoped);
+    const local = core.l1.invalidateTags(scoped);
+    const removed = Math.max(local, await this.#remoteCount('invalidateTags', (s) => s.invalidateTags(scoped)));
+    core.publish({ type: 'tags', tags: scoped });
     core.deletes += removed;
     return removed;
   }
 
-  /** Removes every entry of this namespace (the root: of the whole cache). */
+  /** Removes every entry of this namespace (the root: of the whole cache, never the whole Redis). */
   async clear(): Promise<void> {
     const core = this.#core;
-    if (this.#prefix === '') {
+    const prefix = this.#prefix;
+    if (prefix === '') {
       core.deletes += core.l1.size;
       core.l1.clear();
       core.touchedWhere(() => true);
       core.backoff.clear();
-      return;
+      await this.#remoteCount('clear', async (s) => (await s.clear(), 0));
+    } else {
+      const pattern = `${escapeGlob(prefix)}*`;
+      core.touchedWhere((key) => key.startsWith(prefix));
+      const local = core.l1.deletePattern(pattern);
+      core.deletes += Math.max(local, await this.#remoteCount('clear', (s) => s.deletePattern(pattern)));
     }
-    const prefix = this.#prefix;
-    core.deletes += core.l1.deletePattern(`${escapeGlob(prefix)}*`);
-    core.touchedWhere((key) => key.startsWith(prefix));
+    core.publish({ type: 'clear', path: prefix });
   }
 
   /** A view whose keys, tags, patterns and `clear()` stay inside `name` (tenant isolation). */
@@ -228,6 +286,10 @@ export class Cache {
       latency: core.latency.percentiles(),
     };
     if (l1.maxBytes !== undefined && l1.bytes !== undefined) stats.bytes = l1.bytes;
+    if (core.remote !== undefined) {
+      stats.l2Available = core.remote.available;
+      stats.l1Flushes = core.l1Flushes;
+    }
     return stats;
   }
 
@@ -239,29 +301,44 @@ export class Cache {
     return off;
   }
 
-  /** Stops timers and closes what the cache opened. */
+  /** Stops timers and closes the connections the cache opened (a client passed in stays open). */
   async close(): Promise<void> {
-    this.#core.l1.close();
+    await this.#core.close();
   }
 
   /** @internal Test hook: sizes of the bounded auxiliary structures. */
-  static internals(cache: Cache): { flights: number; backoff: number } {
-    return { flights: cache.#core.flights.size, backoff: cache.#core.backoff.size };
+  static internals(cache: Cache): { flights: number; reads: number; backoff: number } {
+    const core = cache.#core;
+    return { flights: core.flights.size, reads: core.reads.size, backoff: core.backoff.size };
   }
 
   // ----------------------------------------------------------------------------------------------
 
   #lookup(k: string): unknown {
+    const value = this.#core.l1.get(k);
+    if (value !== undefined) return this.#hit(k, value, 'l1');
+    this.#miss(k, 'l1');
+    return undefined;
+  }
+
+  #hit(k: string, value: unknown, tier: 'l1' | 'l2'): unknown {
     const core = this.#core;
-    const value = core.l1.get(k);
-    if (value !== undefined) {
-      core.hits++;
-      if (core.emitter.lists.hit.length !== 0) core.emitter.emit('hit', { key: k, tier: 'l1' });
-    } else {
-      core.misses++;
-      if (core.emitter.lists.miss.length !== 0) core.emitter.emit('miss', { key: k, tier: 'l1' });
-    }
+    core.hits++;
+    if (core.emitter.lists.hit.length !== 0) core.emitter.emit('hit', { key: k, tier });
     return value;
+  }
+
+  #miss(k: string, tier: 'l1' | 'l2'): void {
+    const core = this.#core;
+    core.misses++;
+    if (core.emitter.lists.miss.length !== 0) core.emitter.emit('miss', { key: k, tier });
+  }
+
+  async #remoteGet<T>(k: string): Promise<T | undefined> {
+    const entry: RemoteEntry | undefined = await readRemote(this.#core, k);
+    if (entry !== undefined && !entry.stale) return this.#hit(k, entry.value, 'l2') as T;
+    this.#miss(k, 'l2');
+    return undefined;
   }
 
   #write(k: string, value: unknown, ttl: number | undefined, grace: number, tags: readonly string[] | undefined): void {
@@ -272,15 +349,61 @@ export class Cache {
     if (core.emitter.lists.set.length !== 0) core.emitter.emit('set', { key: k, tier: 'l1' });
   }
 
-  #delete(k: string): boolean {
+  /**
+   * Writes to both tiers: L1 at once (in a Redis-only cache, only if Redis cannot take the write),
+   * then L2 within one `l2Timeout` for the whole batch, then tells the other instances.
+   */
+  async #writeTiers(entries: readonly { k: string; value: unknown; payload: string; o: LoadOptions }[]): Promise<void> {
     const core = this.#core;
-    core.touched(k);
-    const removed = core.l1.delete(k);
-    if (removed) {
-      core.deletes++;
-      if (core.emitter.lists.delete.length !== 0) core.emitter.emit('delete', { key: k, tier: 'l1' });
+    const remote = core.remote!;
+    for (const { k, value, o } of entries) {
+      core.touched(k);
+      if (core.tiered || !remote.available) core.l1.write(k, value, o.ttl, o.grace, o.tags);
+      else core.l1.delete(k);
+    }
+    const key = entries.length === 1 ? entries[0]!.k : undefined;
+    const r = await remote.run(entries.length === 1 ? 'set' : 'setMany', key, (s) =>
+      Promise.all(entries.map(({ k, payload, o }) => s.write(k, payload, o.ttl, o.grace, o.tags))),
+    );
+    if (r === UNAVAILABLE && !core.tiered) {
+      // Redis-only: while Redis is away the in-memory fallback serves.
+      for (const { k, value, o } of entries) core.l1.write(k, value, o.ttl, o.grace, o.tags);
+    }
+    core.publish({ type: 'keys', keys: entries.map((e) => e.k) });
+    core.sets += entries.length;
+    if (core.emitter.has('set')) {
+      for (const { k } of entries) core.emitter.emit('set', { key: k, tier: r === UNAVAILABLE ? 'l1' : 'l2' });
+    }
+  }
+
+  async #deleteKeys(keys: readonly string[]): Promise<number> {
+    const core = this.#core;
+    const local = new Set<string>();
+    for (const k of keys) {
+      core.touched(k);
+      if (core.l1.delete(k)) local.add(k);
+    }
+    let removed = local.size;
+    if (core.remote !== undefined && keys.length !== 0) {
+      const r = await core.remote.run(keys.length === 1 ? 'delete' : 'deleteMany', keys.length === 1 ? keys[0] : undefined, (s) =>
+        s.deleteMany(keys),
+      );
+      if (r !== UNAVAILABLE) removed = Math.max(removed, r);
+      core.publish({ type: 'keys', keys: [...keys] });
+    }
+    core.deletes += removed;
+    if (removed !== 0 && core.emitter.has('delete')) {
+      if (core.remote === undefined) for (const k of local) core.emitter.emit('delete', { key: k, tier: 'l1' });
+      else for (const k of keys) core.emitter.emit('delete', { key: k, tier: 'l2' });
     }
     return removed;
+  }
+
+  async #remoteCount(operation: string, fn: (s: NonNullable<CacheCore['remote']>['store']) => Promise<number>): Promise<number> {
+    const remote = this.#core.remote;
+    if (remote === undefined) return 0;
+    const r = await remote.run(operation, undefined, fn);
+    return r === UNAVAILABLE ? 0 : r;
   }
 
   #entryOptions(options: SetOptions): LoadOptions {

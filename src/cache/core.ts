@@ -1,11 +1,16 @@
+import type { Bus, BusMessage } from '../bus/bus.js';
 import { parseDuration } from '../config/duration.js';
 import { ConfigError } from '../errors/config-error.js';
 import { toError } from '../errors/to-error.js';
 import { MemoryStore } from '../memory/memory-store.js';
 import { nullStore } from '../memory/null-store.js';
 import { FlightRegistry } from '../resilience/single-flight.js';
-import type { SyncStore } from '../stores/store.js';
+import { codec } from '../serialization/codec.js';
+import type { Serializer } from '../serialization/codec.js';
+import type { RemoteStore, Store, SyncStore } from '../stores/store.js';
+import { RemoteTier } from '../tiers/remote-tier.js';
 import { cachedNow } from '../util/clock.js';
+import { escapeGlob, globToRegExp } from '../util/glob.js';
 import { CacheEmitter } from './emitter.js';
 import { LatencyRecorder } from './latency.js';
 import type { CacheOptions, ErrorEvent } from './types.js';
@@ -17,27 +22,40 @@ export const CACHE_DEFAULTS = {
   defaultTtl: '5m',
   graceBackoff: '10s',
   enabled: true,
+  l2Timeout: '50ms',
 } as const;
 
 /** Most keys remembered as "factory failed, serving stale" at once; the oldest go first. */
 const MAX_BACKOFF_KEYS = 10_000;
 
 /**
- * State shared by a cache and all its namespace views: the stores, counters, listeners and
- * in-flight factory runs. Options are resolved and validated here, once.
+ * State shared by a cache and all its namespace views: the tiers, counters, listeners and
+ * in-flight runs. Options are resolved and validated here, once.
+ *
+ * Tiers: `l1` is always a synchronous memory store. With a shared store (`remote`), the cache is
+ * either two-tier (`tiered`: L1 keeps copies of L2 values) or Redis-only (L1 is a fallback written
+ * only while L2 is unreachable, flushed when it returns).
  */
 export class CacheCore {
   readonly name: string;
   /** Prefix of keys in shared stores (`hoard:`). The memory tier holds keys without it. */
   readonly prefix: string;
   readonly l1: SyncStore;
+  readonly remote: RemoteTier | undefined;
+  /** L1 keeps copies of L2 values (two tiers), rather than being only a fallback (Redis-only). */
+  readonly tiered: boolean;
+  readonly bus: Bus | undefined;
+  readonly serializer: Serializer;
   readonly defaultTtl: number | undefined;
   readonly defaultGrace: number;
   readonly graceBackoff: number;
   readonly now: () => number;
 
   readonly emitter = new CacheEmitter();
+  /** Factory runs of getOrSet in flight. */
   readonly flights = new FlightRegistry();
+  /** L2 reads in flight, so concurrent misses of a key share one round trip. */
+  readonly reads = new FlightRegistry();
   readonly latency = new LatencyRecorder();
   /** Keys whose factory failed and whose stale value is served until the given time. */
   readonly backoff = new Map<string, number>();
@@ -47,6 +65,9 @@ export class CacheCore {
   sets = 0;
   deletes = 0;
   errors = 0;
+  l1Flushes = 0;
+  /** L1 may hold what other instances invalidated meanwhile (L2 or the bus was away). */
+  #diverged = false;
 
   constructor(options: CacheOptions) {
     const name = options.name ?? CACHE_DEFAULTS.name;
@@ -66,7 +87,37 @@ export class CacheCore {
     this.now = clock === undefined ? cachedNow : () => clock.now();
     const enabled = options.enabled ?? CACHE_DEFAULTS.enabled;
     if (typeof enabled !== 'boolean') throw new ConfigError('enabled', `expected true or false, got ${String(enabled)}`);
-    this.l1 = enabled ? resolveStore(options) : nullStore();
+    this.serializer = options.serializer ?? codec;
+
+    const tiers = resolveTiers(options, enabled);
+    this.l1 = tiers.l1;
+    this.tiered = tiers.tiered;
+    if (tiers.l2 === undefined) {
+      if (options.bus !== undefined) throw new ConfigError('bus', 'a bus needs a shared store (l2 or a Redis store)');
+      this.remote = undefined;
+      this.bus = undefined;
+      return;
+    }
+    const l2Timeout = parseDuration(options.l2Timeout ?? CACHE_DEFAULTS.l2Timeout, 'l2Timeout');
+    this.remote = new RemoteTier(tiers.l2, l2Timeout, options.circuitBreaker, {
+      error: (error, operation, key) => this.error({ error, tier: 'l2', operation, ...(key === undefined ? {} : { key }) }),
+      down: (error) => {
+        this.#diverged = true;
+        this.emitter.emit('l2:down', error === undefined ? {} : { error });
+      },
+      up: () => {
+        this.emitter.emit('l2:up', {});
+        this.#recover();
+      },
+    });
+    this.bus = options.bus;
+    this.bus?.start(`${prefix}bus`, {
+      message: (message) => this.#apply(message),
+      down: () => {
+        this.#diverged = true;
+      },
+      up: () => this.#recover(),
+    });
   }
 
   error(event: ErrorEvent): void {
@@ -98,27 +149,117 @@ export class CacheCore {
     return false;
   }
 
-  /** `key` was written or removed directly: runs in flight must not store, backoff is over. */
+  /** `key` was written or removed: runs and reads in flight must not store, backoff is over. */
   touched(key: string): void {
     this.flights.supersedeKey(key);
+    this.reads.supersedeKey(key);
     if (this.backoff.size !== 0) this.backoff.delete(key);
   }
 
   /** Keys matching `predicate` were removed in bulk. */
   touchedWhere(predicate: (key: string) => boolean): void {
     this.flights.supersedeWhere(predicate);
+    this.reads.supersedeWhere(predicate);
     for (const key of this.backoff.keys()) if (predicate(key)) this.backoff.delete(key);
+  }
+
+  touchedTags(tags: readonly string[]): void {
+    this.flights.supersedeTags(tags);
+    this.reads.supersedeTags(tags);
+  }
+
+  /** Tells the other instances; a failed publish is an `error` event, never a rejection. */
+  publish(message: BusMessage): void {
+    const bus = this.bus;
+    if (bus === undefined) return;
+    bus.publish(message).catch((error: unknown) => this.error({ error: toError(error), tier: 'l2', operation: 'publish' }));
+  }
+
+  /** Empties the memory tier: what it held may have diverged from L2. */
+  flushL1(): void {
+    this.l1.clear();
+    this.touchedWhere(() => true);
+    this.backoff.clear();
+    this.l1Flushes++;
+  }
+
+  /** L2 and the bus are both back: flush L1 once if anything could have been missed meanwhile. */
+  #recover(): void {
+    if (!this.#diverged) return;
+    if (this.remote?.available !== true) return;
+    if (this.bus !== undefined && !this.bus.healthy) return;
+    this.#diverged = false;
+    this.flushL1();
+  }
+
+  /** Another instance changed something: drop our copies (FAULTS.md items 9-10). */
+  #apply(message: BusMessage): void {
+    switch (message.type) {
+      case 'keys':
+        for (const key of message.keys) {
+          this.touched(key);
+          this.l1.delete(key);
+        }
+        break;
+      case 'clear': {
+        const path = message.path;
+        if (path === '') {
+          this.l1.clear();
+          this.touchedWhere(() => true);
+        } else {
+          this.l1.deletePattern(`${escapeGlob(path)}*`);
+          this.touchedWhere((key) => key.startsWith(path));
+        }
+        break;
+      }
+      case 'pattern': {
+        const re = globToRegExp(message.pattern);
+        this.l1.deletePattern(message.pattern);
+        this.touchedWhere((key) => re.test(key));
+        break;
+      }
+      case 'tags':
+        this.touchedTags(message.tags);
+        this.l1.invalidateTags(message.tags);
+        break;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.l1.close();
+    this.remote?.dispose();
+    await Promise.allSettled([this.bus?.close(), this.remote?.store.close()]);
   }
 }
 
-function resolveStore(options: CacheOptions): SyncStore {
-  const store = options.store;
-  if (store === undefined) return new MemoryStore({ clock: options.clock });
+interface Tiers {
+  l1: SyncStore;
+  l2: RemoteStore | undefined;
+  tiered: boolean;
+}
+
+function resolveTiers(options: CacheOptions, enabled: boolean): Tiers {
+  const memory = (): SyncStore => new MemoryStore({ clock: options.clock });
+  if (options.store !== undefined && (options.l1 !== undefined || options.l2 !== undefined)) {
+    throw new ConfigError('store', 'give either store, or l1 and l2, not both');
+  }
+  if (!enabled) return { l1: nullStore(), l2: undefined, tiered: false };
+  if (options.l1 !== undefined || options.l2 !== undefined) {
+    const l1 = options.l1 === undefined ? memory() : checkStore(options.l1, 'l1');
+    if (!l1.capabilities.sync) throw new ConfigError('l1', 'the memory tier must be a synchronous store such as memoryStore()');
+    const l2 = options.l2 === undefined ? undefined : checkStore(options.l2, 'l2');
+    if (l2 !== undefined && l2.capabilities.sync) throw new ConfigError('l2', 'the shared tier must be a shared store such as redisStore()');
+    return { l1: l1 as SyncStore, l2: l2 as RemoteStore | undefined, tiered: true };
+  }
+  if (options.store === undefined) return { l1: memory(), l2: undefined, tiered: false };
+  const store = checkStore(options.store, 'store');
+  if (store.capabilities.sync) return { l1: store as SyncStore, l2: undefined, tiered: false };
+  return { l1: memory(), l2: store as RemoteStore, tiered: false };
+}
+
+function checkStore(store: Store, option: string): Store {
   if (typeof store !== 'object' || store === null || typeof store.get !== 'function' || store.capabilities === undefined) {
-    throw new ConfigError('store', 'expected a store such as memoryStore()');
+    throw new ConfigError(option, 'expected a store such as memoryStore() or redisStore()');
   }
-  if (!store.capabilities.sync) {
-    throw new ConfigError('store', 'a shared (Redis) store is served through the hoard/redis entry point');
-  }
-  return store as SyncStore;
+  return store;
 }

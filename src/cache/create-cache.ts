@@ -20,7 +20,7 @@ function registry(): Registry {
   return (holder[REGISTRY] ??= new Map());
 }
 
-/** @internal Used by optional entry points to provide a backend. */
+/** Lets an optional entry point (`hoard/redis`) provide the `redis` and `tiered` backends. */
 export function registerBackend(name: Backend, factory: BackendFactory): void {
   registry().set(name, factory);
 }
@@ -51,7 +51,7 @@ export function createCache(options: CacheOptions = {}, env: Env = process.env):
       const factory = registry().get(backend);
       if (factory === undefined) {
         throw new ConfigError(
-          env.CACHE_BACKEND === undefined ? 'CACHE_TYPE' : 'CACHE_BACKEND',
+          (env.CACHE_BACKEND ?? '').trim() === '' ? 'CACHE_TYPE' : 'CACHE_BACKEND',
           `the ${backend} backend is provided by the hoard/redis entry point: import 'hoard/redis' before creating the cache`,
         );
       }

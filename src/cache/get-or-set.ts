@@ -1,7 +1,9 @@
 import { CacheTimeoutError } from '../errors/cache-timeout-error.js';
 import { TIMED_OUT, withDeadline } from '../resilience/deadline.js';
 import type { Flight } from '../resilience/single-flight.js';
-import type { StaleEntry } from '../stores/store.js';
+import type { RemoteEntry, StaleEntry } from '../stores/store.js';
+import { UNAVAILABLE } from '../tiers/remote-tier.js';
+import { toError } from '../errors/to-error.js';
 import type { CacheCore } from './core.js';
 import type { BatchFactory, BatchResult, Factory, FactoryContext, FactoryOptions } from './types.js';
 import { durationMs, scopeTags } from './validate.js';
@@ -33,23 +35,32 @@ export async function load<T>(
   const stale = core.l1.getStale(key) as StaleEntry<T> | undefined;
   // 1. fail-safe throttling
   if (stale !== undefined && core.inBackoff(key)) return stale.value;
-  // 2. single flight
+  // 2. single flight (with a shared tier, the run reads L2 before calling the factory)
   const flight = core.flights.join<T>(key) ?? start(core, key, prefix, factory, options, stale);
   // 3. wait under this caller's own timeouts
-  const soft = stale === undefined ? undefined : options.soft;
-  if (soft === 0) return stale!.value; // stale-while-revalidate: the run goes on in the background
+  const soft = options.soft;
+  if (soft === 0 && stale !== undefined) return count(core, key, flight, stale.value); // stale-while-revalidate
+  const fallback = (): { value: T } | undefined => stale ?? flight.stale;
   flight.waiting++;
   let attached = true;
   try {
-    if (soft !== undefined && soft < options.hard) {
-      const early = await withDeadline(flight.promise, soft);
-      if (early !== TIMED_OUT) return early;
-      attached = false;
-      flight.waiting--;
-      return stale!.value;
+    let result: T | typeof TIMED_OUT;
+    // Without a stale value in memory, L2 may still turn one up while the run goes on.
+    if (soft !== undefined && soft < options.hard && (stale !== undefined || core.remote !== undefined)) {
+      result = await withDeadline(flight.promise, soft);
+      if (result === TIMED_OUT) {
+        const early = fallback();
+        if (early !== undefined) {
+          attached = false;
+          flight.waiting--;
+          return count(core, key, flight, early.value);
+        }
+        result = await withDeadline(flight.promise, options.hard - soft);
+      }
+    } else {
+      result = await withDeadline(flight.promise, options.hard);
     }
-    const result = await withDeadline(flight.promise, options.hard);
-    if (result !== TIMED_OUT) return result;
+    if (result !== TIMED_OUT) return count(core, key, flight, result);
     // hard timeout: once nobody waits, abort the factory and let later callers start afresh
     attached = false;
     flight.waiting--;
@@ -57,15 +68,34 @@ export async function load<T>(
       abort(flight, options.hard);
       core.flights.detach(flight);
     }
-    if (stale !== undefined) return stale.value;
+    const late = fallback();
+    if (late !== undefined) return count(core, key, flight, late.value);
+    count(core, key, flight, undefined);
     throw new CacheTimeoutError(key, options.hard);
   } catch (error) {
+    if (error instanceof CacheTimeoutError && error.key === key) throw error;
     // 4. fail-safe: the factory failed and a stale value masks the error
-    if (stale !== undefined) return stale.value;
+    const masked = fallback();
+    if (masked !== undefined) return count(core, key, flight, masked.value);
+    count(core, key, flight, undefined);
     throw error;
   } finally {
     if (attached) flight.waiting--;
   }
+}
+
+/**
+ * With a shared tier, a getOrSet lookup is a hit if L2 had the value and a miss otherwise
+ * (without one, the facade counted the miss already).
+ */
+function count<V>(core: CacheCore, key: string, flight: Flight<unknown>, value: V): V {
+  if (core.remote === undefined) return value;
+  const hit = flight.fromL2 && value !== undefined;
+  if (hit) core.hits++;
+  else core.misses++;
+  const event = hit ? 'hit' : 'miss';
+  if (core.emitter.has(event)) core.emitter.emit(event, { key, tier: 'l2' });
+  return value;
 }
 
 function abort(flight: Flight, timeout: number): void {
@@ -85,36 +115,135 @@ function start<T>(
   const ctx = new Context<T>(flight, stale?.value, prefix);
   let ttl = options.ttl;
   let grace = options.grace;
-  let result: Promise<T>;
-  try {
-    result = Promise.resolve(factory(ctx));
-  } catch (error) {
-    result = Promise.reject(error);
-  }
-  flight.promise = result.then(
+  const run = async (): Promise<T> => {
+    if (core.remote !== undefined) {
+      const entry = (await readRemote(core, key)) as RemoteEntry<T> | undefined;
+      if (entry !== undefined && !entry.stale) {
+        flight.fromL2 = true;
+        return entry.value;
+      }
+      if (entry !== undefined && stale === undefined) {
+        flight.stale = { value: entry.value };
+        ctx.stale = entry.value;
+      }
+    }
+    return factory(ctx);
+  };
+  flight.promise = run().then(
     (value) => {
       core.flights.settle(flight);
+      if (flight.fromL2) return value;
       if (ctx.options !== undefined) ({ ttl, grace } = ctx.apply(ttl, grace));
-      if (value !== undefined && !ctx.skipped && mayStore(flight)) {
-        core.l1.write(key, value, ttl, grace, flight.tags);
-        core.sets++;
-        core.flights.supersedeOlder(flight);
-        if (core.backoff.size !== 0) core.backoff.delete(key);
-        if (core.emitter.has('set')) core.emitter.emit('set', { key, tier: 'l1' });
-      }
+      if (value !== undefined && !ctx.skipped && mayStore(flight)) store(core, flight, key, value, ttl, grace, 'getOrSet');
       return value;
     },
     (error: unknown) => {
       core.flights.settle(flight);
-      if (stale !== undefined) core.startBackoff(key);
+      const masked = stale !== undefined || flight.stale !== undefined;
+      if (masked) core.startBackoff(key);
       // Seen by nobody (a background refresh) or masked by a stale value: report it.
-      if (flight.waiting === 0 || stale !== undefined) core.factoryError(error, key, 'getOrSet');
+      if (flight.waiting === 0 || masked) core.factoryError(error, key, 'getOrSet');
       throw error;
     },
   );
   // The run may outlive every caller (soft timeout, hard timeout): its rejection is handled above.
   flight.promise.catch(noop);
   return flight;
+}
+
+/**
+ * Stores a factory's result: in memory at once, in L2 in the background (the caller does not wait
+ * for it, so an outage adds no second wait), then tells the other instances. A value that cannot
+ * be serialized is returned to its callers but stored nowhere.
+ */
+function store<T>(
+  core: CacheCore,
+  flight: Flight<T>,
+  key: string,
+  value: T,
+  ttl: number | undefined,
+  grace: number,
+  operation: string,
+): void {
+  const remote = core.remote;
+  core.flights.supersedeOlder(flight);
+  if (core.backoff.size !== 0) core.backoff.delete(key);
+  if (remote === undefined) {
+    core.l1.write(key, value, ttl, grace, flight.tags);
+    core.sets++;
+    if (core.emitter.has('set')) core.emitter.emit('set', { key, tier: 'l1' });
+    return;
+  }
+  let payload: string;
+  try {
+    payload = core.serializer.encode(value);
+  } catch (error) {
+    core.error({ error: toError(error), tier: 'l2', operation, key });
+    return;
+  }
+  const tags = flight.tags;
+  if (core.tiered || !remote.available) core.l1.write(key, value, ttl, grace, tags);
+  core.sets++;
+  remote.background(operation, key, (s) => s.write(key, payload, ttl, grace, tags), (ok) => {
+    if (ok) core.publish({ type: 'keys', keys: [key] });
+    else if (!core.tiered && !flight.superseded) core.l1.write(key, value, ttl, grace, tags);
+  });
+  if (core.emitter.has('set')) core.emitter.emit('set', { key, tier: 'l2' });
+}
+
+/**
+ * Reads `key` from L2, sharing the round trip with concurrent readers of the key, and keeps a copy
+ * in memory (two tiers) with the TTL it has left, unless the key was written or invalidated while
+ * the read was in flight (the "caching in progress" rule of Redis client-side caching).
+ * Resolves to undefined when L2 has nothing or cannot answer in time.
+ */
+export function readRemote(core: CacheCore, key: string): Promise<RemoteEntry | undefined> {
+  const joined = core.reads.join<RemoteEntry | undefined>(key);
+  if (joined !== undefined) return joined.promise;
+  const flight = core.reads.start<RemoteEntry | undefined>(key, undefined);
+  flight.promise = core.remote!.run('get', key, (s) => s.getEntry(key)).then((entry) => {
+    core.reads.settle(flight);
+    if (entry === UNAVAILABLE || entry === undefined) return undefined;
+    backfill(core, flight, key, entry);
+    return entry;
+  });
+  return flight.promise;
+}
+
+/** {@link readRemote} for many keys in one round trip. */
+export async function readRemoteMany(core: CacheCore, keys: readonly string[]): Promise<(RemoteEntry | undefined)[]> {
+  const flights = new Array<Flight<RemoteEntry | undefined>>(keys.length);
+  const fresh: number[] = [];
+  keys.forEach((key, i) => {
+    const joined = core.reads.join<RemoteEntry | undefined>(key);
+    if (joined !== undefined) flights[i] = joined;
+    else fresh.push(i);
+  });
+  if (fresh.length !== 0) {
+    const wanted = fresh.map((i) => keys[i]!);
+    const batch = core.remote!.run('getMany', undefined, (s) => s.getEntries(wanted));
+    fresh.forEach((i, j) => {
+      const key = keys[i]!;
+      const flight = core.reads.start<RemoteEntry | undefined>(key, undefined);
+      flight.promise = batch.then((entries) => {
+        core.reads.settle(flight);
+        if (entries === UNAVAILABLE) return undefined;
+        const entry = entries[j];
+        if (entry !== undefined) backfill(core, flight, key, entry);
+        return entry;
+      });
+      flights[i] = flight;
+    });
+  }
+  return Promise.all(flights.map((f) => f.promise));
+}
+
+function backfill<T>(core: CacheCore, read: Flight<T>, key: string, entry: RemoteEntry): void {
+  if (!core.tiered || entry.stale) return;
+  read.tags = entry.tags;
+  if (!mayStore(read)) return;
+  const ttl = entry.freshFor === undefined ? undefined : Math.max(1, Math.ceil(entry.freshFor));
+  core.l1.write(key, entry.value, ttl, core.defaultGrace, entry.tags);
 }
 
 function mayStore(flight: Flight): boolean {
@@ -127,7 +256,7 @@ function mayStore(flight: Flight): boolean {
 const noop = (): void => {};
 
 class Context<T> implements FactoryContext<T> {
-  readonly stale: T | undefined;
+  stale: T | undefined;
   skipped = false;
   options: FactoryOptions | undefined;
   readonly #flight: Flight<T>;
@@ -204,12 +333,7 @@ export async function loadMany<T>(
         (values) => {
           core.flights.settle(flight);
           const value = values.get(userKey);
-          if (value !== undefined && mayStore(flight)) {
-            core.l1.write(key, value, options.ttl, options.grace, flight.tags);
-            core.sets++;
-            core.flights.supersedeOlder(flight);
-            if (core.emitter.has('set')) core.emitter.emit('set', { key, tier: 'l1' });
-          }
+          if (value !== undefined && mayStore(flight)) store(core, flight, key, value, options.ttl, options.grace, 'getOrSetMany');
           return value as T;
         },
         (error: unknown) => {

@@ -1,5 +1,8 @@
 import type { Duration } from '../config/duration.js';
-import type { Store } from '../stores/store.js';
+import type { Bus } from '../bus/bus.js';
+import type { CircuitBreakerOptions } from '../resilience/circuit-breaker.js';
+import type { Serializer } from '../serialization/codec.js';
+import type { RemoteStore, Store, SyncStore } from '../stores/store.js';
 import type { Clock } from '../util/clock.js';
 
 /** Where an event happened: the memory tier, the Redis tier, or the factory of `getOrSet`. */
@@ -59,6 +62,8 @@ export interface CacheStats {
   bytes?: number;
   /** Whether the Redis tier answers; only on Redis-backed caches. */
   l2Available?: boolean;
+  /** Times the memory tier was flushed because Redis or the bus came back; only on Redis-backed caches. */
+  l1Flushes?: number;
   /** Milliseconds over recent facade calls (sampled). */
   latency: { p50: number; p99: number };
 }
@@ -121,8 +126,27 @@ export type BatchResult<T> = readonly (T | undefined)[] | ReadonlyMap<string, T>
 export type BatchFactory<T> = (missingKeys: string[]) => BatchResult<T> | Promise<BatchResult<T>>;
 
 export interface CacheOptions {
-  /** Where entries live. @default memoryStore() configured from the environment */
+  /**
+   * Where entries live: a memory store, or a shared one (`redisStore()`), which is then fronted by
+   * an in-memory fallback used only while it is unreachable.
+   * @default memoryStore() configured from the environment
+   */
   store?: Store | undefined;
+  /** Memory tier of a two-tier cache. @default memoryStore() */
+  l1?: SyncStore | undefined;
+  /** Shared tier of a two-tier cache (`redisStore()`). */
+  l2?: RemoteStore | undefined;
+  /** Keeps the memory tiers of instances sharing `l2` coherent (`redisBus()`). */
+  bus?: Bus | undefined;
+  /**
+   * Longest an L2 call may take, the wait for a connection included; a slower call counts as a
+   * failure and the operation goes on from L1 or the factory. @default '50ms'
+   */
+  l2Timeout?: Duration | undefined;
+  /** When L2 calls stop being tried after repeated failures. @default { failureThreshold: 5, breakDuration: '2s' } */
+  circuitBreaker?: CircuitBreakerOptions | undefined;
+  /** How values are encoded for a shared store. @default hoard's codec */
+  serializer?: Serializer | undefined;
   /** Key prefix of the cache in shared stores, as `CACHE_KEY_PREFIX`. @default 'hoard:' */
   namespace?: string | undefined;
   /** Labels metrics and the dashboard. @default 'default' */

@@ -24,9 +24,14 @@ export class CacheError extends Error {
 
   static override [Symbol.hasInstance](value: unknown): boolean {
     if (typeof value !== 'object' || value === null) return false;
+    // Same build: the prototype chain decides, so subclasses (also a user's) behave as usual.
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
     if (!(BRAND in value)) return false;
-    // Subclasses match when the names agree, so `instanceof ConfigError` works across builds too.
-    if (this.name === 'CacheError') return true;
-    return (value as { name?: unknown }).name === this.name;
+    // Another build: classes match by name, so `instanceof ConfigError` works across builds too.
+    if (this.name === 'CacheError' || (value as { name?: unknown }).name === this.name) return true;
+    for (let p: unknown = Object.getPrototypeOf(value); p !== null; p = Object.getPrototypeOf(p)) {
+      if ((p as { constructor?: { name?: unknown } }).constructor?.name === this.name) return true;
+    }
+    return false;
   }
 }

@@ -17,6 +17,10 @@ export class Flight<T = unknown> {
   waiting = 0;
   promise!: Promise<T>;
   controller: AbortController | undefined;
+  /** The run found a fresh value in L2: nothing to store. */
+  fromL2 = false;
+  /** A stale value the run found in L2, for callers with none in memory. */
+  stale: { value: T } | undefined;
 
   constructor(key: string, seq: number, tags: readonly string[] | undefined) {
     this.key = key;

@@ -82,3 +82,49 @@ export interface SyncStore<V = unknown> extends Store<V> {
   clear(): void;
   close(): void;
 }
+
+/** An entry read from a shared store, with what the memory tier needs to hold a copy of it. */
+export interface RemoteEntry<V = unknown> {
+  value: V;
+  /** True once the TTL passed (the entry is inside its grace). */
+  stale: boolean;
+  /** Ms until the value turns stale; undefined: never. */
+  freshFor: number | undefined;
+  tags: readonly string[] | undefined;
+}
+
+/**
+ * A store in another process (Redis): what a cache needs to use it as its shared tier. The cache
+ * bounds every call with `l2Timeout` and a circuit breaker; the store itself never waits forever
+ * and never queues commands while disconnected.
+ */
+export interface RemoteStore<V = unknown> extends Store<V> {
+  readonly serializer: { encode(value: unknown): string; decode(text: string): unknown };
+  /** Whether the connection is up. */
+  readonly ready: boolean;
+  get(key: string): Promise<V | undefined>;
+  getStale(key: string): Promise<StaleEntry<V> | undefined>;
+  has(key: string): Promise<boolean>;
+  ttl(key: string): Promise<number | undefined>;
+  set(key: string, value: V, options?: StoreSetOptions): Promise<void>;
+  delete(key: string): Promise<boolean>;
+  incr(key: string, by?: number): Promise<number>;
+  getMany(keys: readonly string[]): Promise<(V | undefined)[]>;
+  setMany(entries: readonly StoreEntry<V>[]): Promise<void>;
+  deleteMany(keys: readonly string[]): Promise<number>;
+  deletePattern(glob: string): Promise<number>;
+  invalidateTags(tags: readonly string[]): Promise<number>;
+  clear(): Promise<void>;
+  close(): Promise<void>;
+  getEntry(key: string): Promise<RemoteEntry<V> | undefined>;
+  getEntries(keys: readonly string[]): Promise<(RemoteEntry<V> | undefined)[]>;
+  /** `set` of a payload the cache already encoded (so a serialization error writes nothing anywhere). */
+  write(key: string, payload: string, ttl: number | undefined, grace: number, tags: readonly string[] | undefined): Promise<void>;
+  /** Resolves once the connection is ready (or rejects when `signal` aborts). */
+  whenReady(signal: AbortSignal): Promise<void>;
+  /** A cheap round trip, used by the circuit breaker's probe. */
+  ping(): Promise<void>;
+  onError(listener: (error: Error) => void): () => void;
+  /** Called with false when the connection drops and true when it is ready again. */
+  onStatus(listener: (ready: boolean) => void): () => void;
+}

@@ -1,0 +1,108 @@
+import { Cluster, Redis } from 'ioredis';
+import type { ClusterOptions, RedisOptions } from 'ioredis';
+import calculateSlot from 'cluster-key-slot';
+import { checkRedisUrl } from '../config/env.js';
+import { ConfigError } from '../errors/config-error.js';
+
+export type RedisClient = Redis | Cluster;
+export interface ClusterNode {
+  host: string;
+  port: number;
+}
+
+/**
+ * Client settings for cache traffic (FAULTS.md items 1-4): no offline queue, so a command issued
+ * while Redis is away fails at once instead of waiting or piling up in memory; no resend of
+ * commands that were in flight when a connection dropped, so a write that missed its deadline can
+ * never land after a newer one; auto-pipelining for throughput; reconnection forever with a capped
+ * backoff. Deadlines are imposed per call by the cache (`l2Timeout`), not by the client.
+ */
+export const CLIENT_DEFAULTS = {
+  enableOfflineQueue: false,
+  autoResendUnfulfilledCommands: false,
+  maxRetriesPerRequest: 0,
+  enableAutoPipelining: true,
+  connectTimeout: 2_000,
+  keepAlive: 10_000,
+  retryStrategy: (times: number): number => Math.min(50 * 2 ** Math.min(times, 5), 1_000),
+} as const satisfies RedisOptions;
+
+export interface ConnectOptions {
+  url?: string | undefined;
+  client?: RedisClient | undefined;
+  cluster?: readonly ClusterNode[] | undefined;
+}
+
+/**
+ * The client of a store or bus: the user's (never closed by hoard), or a new one. Every client
+ * hoard creates gets an `error` listener before anything else, so a Redis error can never crash
+ * the process as an unhandled `error` event.
+ */
+export function connect(options: ConnectOptions, onError: (error: Error) => void): { client: RedisClient; owned: boolean } {
+  const given = [options.url, options.client, options.cluster].filter((o) => o !== undefined).length;
+  if (given > 1) throw new ConfigError('url', 'give one of url, client or cluster');
+  if (options.client !== undefined) {
+    const client = options.client;
+    if (!(client instanceof Redis) && !(client instanceof Cluster)) throw new ConfigError('client', 'expected an ioredis Redis or Cluster instance');
+    const keyPrefix = isCluster(client) ? client.options.redisOptions?.keyPrefix : client.options.keyPrefix;
+    if (keyPrefix !== undefined && keyPrefix !== '') {
+      throw new ConfigError(
+        'client',
+        `the client has keyPrefix "${keyPrefix}": hoard applies its own prefix (and SCAN patterns ignore keyPrefix); create the client without keyPrefix and pass prefix to hoard instead`,
+      );
+    }
+    client.on('error', onError);
+    return { client, owned: false };
+  }
+  if (options.cluster !== undefined) return { client: createCluster(options.cluster, onError), owned: true };
+  const url = checkRedisUrl('url', options.url ?? 'redis://localhost:6379');
+  const client = new Redis(url, { ...CLIENT_DEFAULTS, lazyConnect: true });
+  client.on('error', onError);
+  client.connect().catch(() => {
+    // Reported through the error listener; the client keeps reconnecting by itself.
+  });
+  return { client, owned: true };
+}
+
+export function createCluster(nodes: readonly ClusterNode[], onError: (error: Error) => void): Cluster {
+  if (!(nodes instanceof Array) || nodes.length === 0) throw new ConfigError('cluster', 'expected at least one { host, port } seed node');
+  const { retryStrategy, enableOfflineQueue, ...redisOptions } = CLIENT_DEFAULTS;
+  const options: ClusterOptions = {
+    // Set here, at the top level: nested in redisOptions, Cluster ignores it (FAULTS.md item 1).
+    enableOfflineQueue,
+    enableAutoPipelining: true,
+    clusterRetryStrategy: retryStrategy,
+    lazyConnect: true,
+    redisOptions,
+  };
+  const cluster = new Cluster(
+    nodes.map((n) => ({ host: n.host, port: n.port })),
+    options,
+  );
+  cluster.on('error', onError);
+  cluster.on('node error', (error: Error) => onError(error));
+  cluster.connect().catch(() => {
+    // Reported through the error listener; the cluster keeps reconnecting by itself.
+  });
+  return cluster;
+}
+
+export function isCluster(client: RedisClient): client is Cluster {
+  return client instanceof Cluster;
+}
+
+export function mastersOf(cluster: Cluster): Redis[] {
+  return cluster.nodes('master');
+}
+
+/** Indexes of `keys` grouped by hash slot, so no multi-key command spans slots. */
+export function slotGroups(keys: readonly string[]): number[][] {
+  const groups = new Map<number, number[]>();
+  keys.forEach((key, i) => {
+    const slot = calculateSlot(key);
+    let group = groups.get(slot);
+    if (group === undefined) groups.set(slot, (group = []));
+    group.push(i);
+  });
+  return [...groups.values()];
+}

@@ -1,0 +1,129 @@
+import { toError } from '../errors/to-error.js';
+import { CircuitBreaker } from '../resilience/circuit-breaker.js';
+import type { CircuitBreakerOptions } from '../resilience/circuit-breaker.js';
+import { TIMED_OUT, withDeadline } from '../resilience/deadline.js';
+import type { RemoteStore } from '../stores/store.js';
+
+/** Returned instead of a result when L2 could not answer in time (or is known to be down). */
+export const UNAVAILABLE: unique symbol = Symbol('hoard.l2Unavailable');
+export type Unavailable = typeof UNAVAILABLE;
+
+export interface RemoteTierHooks {
+  error(error: Error, operation: string, key: string | undefined): void;
+  /** L2 became unavailable (breaker opened or connection lost). */
+  down(error: Error | undefined): void;
+  /** L2 is available again. */
+  up(): void;
+}
+
+/** An L2 call that passed `l2Timeout`. It may still complete on the server. */
+export class L2TimeoutError extends Error {
+  constructor(operation: string, timeout: number) {
+    super(`L2 ${operation} did not answer within l2Timeout (${timeout} ms)`);
+    this.name = 'L2TimeoutError';
+  }
+}
+
+const noop = (): void => {};
+
+/**
+ * The shared tier as the cache sees it: every call bounded by `l2Timeout` (the wait for a
+ * connection included), a circuit breaker in front, and every failure turned into an `error`
+ * event and {@link UNAVAILABLE}, so a slow, hung or dead Redis is a miss, never a hang or a throw
+ * (FAULTS.md rule 1). While the connection is known to be lost, calls return at once.
+ */
+export class RemoteTier {
+  readonly store: RemoteStore;
+  readonly l2Timeout: number;
+  readonly #breaker: CircuitBreaker;
+  readonly #hooks: RemoteTierHooks;
+  /** The connection was ready once and is now lost: fail fast instead of waiting. */
+  #lost = false;
+  #available = true;
+  readonly #unsubscribe: (() => void)[] = [];
+
+  constructor(store: RemoteStore, l2Timeout: number, breaker: CircuitBreakerOptions | undefined, hooks: RemoteTierHooks) {
+    this.store = store;
+    this.l2Timeout = l2Timeout;
+    this.#hooks = hooks;
+    this.#breaker = new CircuitBreaker(breaker, {
+      probe: async () => {
+        const result = await withDeadline(store.ping(), Math.max(l2Timeout, 1_000));
+        if (result === TIMED_OUT) throw new L2TimeoutError('probe', l2Timeout);
+      },
+      onOpen: () => this.#update(),
+      onClose: () => this.#update(),
+    });
+    this.#unsubscribe.push(
+      store.onStatus((ready) => {
+        this.#lost = !ready;
+        this.#update();
+      }),
+      store.onError((error) => {
+        // Connection errors count against the breaker only while no command can be sent.
+        if (!store.ready) this.#breaker.failure();
+        if (!this.#available) return;
+        hooks.error(error, 'connection', undefined);
+      }),
+    );
+  }
+
+  /** Whether L2 is taking calls (breaker closed, connection not known lost). */
+  get available(): boolean {
+    return this.#available;
+  }
+
+  /**
+   * Runs `fn` against L2 within `l2Timeout`. Returns its result, or {@link UNAVAILABLE} after
+   * reporting why. A call that times out while waiting for a connection is never sent later.
+   */
+  async run<T>(operation: string, key: string | undefined, fn: (store: RemoteStore) => Promise<T>): Promise<T | Unavailable> {
+    if (!this.#available) return UNAVAILABLE;
+    const store = this.store;
+    let promise: Promise<T>;
+    let controller: AbortController | undefined;
+    if (store.ready) {
+      promise = fn(store);
+    } else {
+      controller = new AbortController();
+      promise = store.whenReady(controller.signal).then(() => fn(store));
+    }
+    try {
+      const result = await withDeadline(promise, this.l2Timeout);
+      if (result === TIMED_OUT) {
+        promise.catch(noop);
+        controller?.abort(new L2TimeoutError(operation, this.l2Timeout));
+        this.#fail(new L2TimeoutError(operation, this.l2Timeout), operation, key);
+        return UNAVAILABLE;
+      }
+      this.#breaker.success();
+      return result;
+    } catch (error) {
+      this.#fail(toError(error), operation, key);
+      return UNAVAILABLE;
+    }
+  }
+
+  /** Like {@link run} but nobody waits: for write-backs that must not delay the caller. */
+  background(operation: string, key: string | undefined, fn: (store: RemoteStore) => Promise<unknown>, after: (ok: boolean) => void): void {
+    this.run(operation, key, fn).then((r) => after(r !== UNAVAILABLE), noop);
+  }
+
+  dispose(): void {
+    this.#breaker.dispose();
+    for (const off of this.#unsubscribe) off();
+  }
+
+  #fail(error: Error, operation: string, key: string | undefined): void {
+    this.#hooks.error(error, operation, key);
+    this.#breaker.failure();
+  }
+
+  #update(): void {
+    const available = !this.#breaker.isOpen && !this.#lost;
+    if (available === this.#available) return;
+    this.#available = available;
+    if (available) this.#hooks.up();
+    else this.#hooks.down(undefined);
+  }
+}
