@@ -10,7 +10,7 @@ import type { CacheOptions } from './types.js';
  * Builds the cache of a backend that lives outside the core (`redis`, `tiered`). The `hoard/redis`
  * entry registers these, so the core never imports a Redis client.
  */
-export type BackendFactory = (options: CacheOptions, env: EnvConfig) => Cache;
+export type BackendFactory = (options: CacheOptions, config: EnvConfig, env: Env) => Cache;
 
 const REGISTRY = Symbol.for('hoard.backends');
 type Registry = Map<Backend, BackendFactory>;
@@ -55,7 +55,7 @@ export function createCache(options: CacheOptions = {}, env: Env = process.env):
           `the ${backend} backend is provided by the hoard/redis entry point: import 'hoard/redis' before creating the cache`,
         );
       }
-      return factory(merged, config);
+      return factory(merged, config, env);
     }
   }
 }

@@ -29,6 +29,7 @@ export interface RedisStoreOptions {
 
 const CAPABILITIES: StoreCapabilities = { sync: false, shared: true, tags: true, patterns: true, grace: true };
 const SCAN_COUNT = 1000;
+const CONNECT_WAIT = 2_000;
 const UNLINK_BATCH = 500;
 
 /**
@@ -105,7 +106,17 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
   }
 
   async ping(): Promise<void> {
+    await this.#connected();
     await this.client.ping();
+  }
+
+  /**
+   * Commands are never queued while disconnected; used on its own (not behind a cache, which
+   * bounds the wait by `l2Timeout`), the store waits for the connection up to `connectTimeout`.
+   */
+  async #connected(): Promise<void> {
+    if (this.client.status === 'ready') return;
+    await this.whenReady(AbortSignal.timeout(CONNECT_WAIT));
   }
 
   /** Client errors (connection refused, reset, ...). The client always has a listener, so none is unhandled. */
@@ -134,11 +145,13 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
 
   /** The entry with its freshness, for backfilling the memory tier with the remaining TTL. */
   async getEntry(key: string): Promise<RemoteEntry<V> | undefined> {
+    await this.#connected();
     const text = await this.client.get(this.#key(key));
     return text === null ? undefined : this.#decode(key, text, Date.now());
   }
 
   async getEntries(keys: readonly string[]): Promise<(RemoteEntry<V> | undefined)[]> {
+    await this.#connected();
     if (keys.length === 0) return [];
     const full = keys.map((k) => this.#key(k));
     const texts = await this.#mget(full);
@@ -168,6 +181,7 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
    * `SerializationError` writes nothing anywhere).
    */
   async write(key: string, payload: string, ttl: number | undefined, grace: number, tags: readonly string[] | undefined): Promise<void> {
+    await this.#connected();
     const full = this.#key(key);
     const text = encodeEntry(payload, ttl === undefined ? undefined : Date.now() + ttl, this.#checkTags(tags));
     const px = ttl === undefined ? 0 : ttl + grace;
@@ -181,10 +195,12 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
   }
 
   async delete(key: string): Promise<boolean> {
+    await this.#connected();
     return (await this.client.unlink(this.#key(key))) > 0;
   }
 
   async incr(key: string, by = 1): Promise<number> {
+    await this.#connected();
     const ttl = this.#defaultTtl;
     const header = encodeEntry('', ttl === undefined ? undefined : Date.now() + ttl, undefined);
     try {
@@ -207,15 +223,18 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
   }
 
   async deleteMany(keys: readonly string[]): Promise<number> {
+    await this.#connected();
     const full = [...new Set(keys)].map((k) => this.#key(k));
     return this.#unlink(full);
   }
 
   async deletePattern(glob: string): Promise<number> {
+    await this.#connected();
     return this.#unlink(await this.#scan(escapeGlob(this.prefix) + glob, true));
   }
 
   async invalidateTags(tags: readonly string[]): Promise<number> {
+    await this.#connected();
     const checked = this.#checkTags(tags) ?? [];
     if (checked.length === 0) return 0;
     const tagKeys = checked.map((t) => this.#tagKey(t));
@@ -231,6 +250,7 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
 
   /** Removes every key under the prefix (internal keys included), never the whole database. */
   async clear(): Promise<void> {
+    await this.#connected();
     await this.#unlink(await this.#scan(`${escapeGlob(this.prefix)}*`, false));
   }
 
@@ -288,6 +308,7 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
   }
 
   async #header(key: string): Promise<{ stale: boolean; freshFor: number | undefined } | undefined> {
+    await this.#connected();
     const header = (await this.#scripts.headerOnly(this.#key(key))) as string | null;
     if (header === null || header === '') return undefined;
     const entry = decodeEntry(header);

@@ -4,12 +4,13 @@
  * really delays/drops/resets), so a fault test failing later points at the cache, not the harness.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import type { EchoHandlers } from './fixtures/echo-instance.js';
 import {
   InstanceCallError,
@@ -33,6 +34,7 @@ import {
 } from './index.js';
 
 const ECHO_ENTRY = new URL('./fixtures/echo-instance.ts', import.meta.url);
+const ORPHAN_ENTRY = new URL('./fixtures/orphan.ts', import.meta.url);
 
 /** Everything this file started, checked by the last test. */
 const usedPorts = new Set<number>();
@@ -410,6 +412,35 @@ describe('instances', () => {
 });
 
 describe('cleanup', () => {
+  it('a SIGKILLed test process still loses its paused servers (reaper)', async () => {
+    const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), fileURLToPath(ORPHAN_ENTRY)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (chunk: Buffer) => {
+          out += chunk.toString('utf8');
+          if (out.includes('\n')) resolve(out.split('\n')[0] ?? '');
+        });
+        child.once('exit', (code) => reject(new Error(`orphan fixture exited early with ${code}`)));
+      });
+      const orphan = JSON.parse(line) as { port: number; pid: number; dir: string };
+      usedPorts.add(orphan.port);
+      usedPids.add(orphan.pid);
+      usedDirs.add(orphan.dir);
+      assert.equal(isAlive(orphan.pid), true);
+      child.kill('SIGKILL');
+      await pollUntil(async () => !isAlive(orphan.pid) && !existsSync(orphan.dir) && (await pgrep(`redis-cli .*-p ${orphan.port} `)).length === 0, {
+        timeoutMs: 3_000,
+        intervalMs: 20,
+        description: 'reaper killed the orphaned redis-server and monitor and removed the dir',
+      });
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
   it('leaves no redis-server, redis-cli or data dir behind', async () => {
     assert.ok(usedPorts.size >= 10, `tracked ${usedPorts.size} ports`);
     for (const port of usedPorts) {

@@ -8,7 +8,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { registerExitKiller, signalQuietly } from './cleanup.js';
+import { signalQuietly, trackProcess } from './cleanup.js';
 import type { ChildMessage, Handlers, ParentMessage, SerializedError } from './instance-child.js';
 
 export { pollUntil, PollTimeoutError, type PollOptions } from './poll.js';
@@ -132,20 +132,18 @@ class ChildInstance<H extends Handlers> implements Instance<H> {
   #output = '';
   readonly #pending = new Map<number, Pending>();
   readonly #exit: Promise<void>;
-  readonly #unregister: () => void;
+  readonly #untrack: () => void;
   readonly ready: Promise<void>;
 
   constructor(
     readonly index: number,
     private readonly child: ChildProcess,
+    entry: string,
     private readonly callTimeoutMs: number,
     readyTimeoutMs: number,
     forwardOutput: boolean,
   ) {
-    this.#unregister = registerExitKiller(() => {
-      signalQuietly(child.pid, 'SIGCONT');
-      signalQuietly(child.pid, 'SIGKILL');
-    });
+    this.#untrack = child.pid === undefined ? () => undefined : trackProcess(child.pid, entry);
     const collect = (chunk: Buffer): void => {
       this.#output = (this.#output + chunk.toString('utf8')).slice(-OUTPUT_TAIL_CHARS);
       if (forwardOutput) process.stderr.write(`[instance ${index}] ${chunk.toString('utf8')}`);
@@ -160,7 +158,7 @@ class ChildInstance<H extends Handlers> implements Instance<H> {
       });
     }).then(() => {
       this.#exited = true;
-      this.#unregister();
+      this.#untrack();
       for (const [id, pending] of this.#pending) {
         clearTimeout(pending.timer);
         this.#pending.delete(id);
@@ -290,7 +288,7 @@ export async function startInstances<H extends Handlers = Handlers, N extends nu
       serialization: 'advanced',
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
-    created.push(new ChildInstance<H>(index, child, options.callTimeoutMs ?? 5_000, options.readyTimeoutMs ?? 20_000, options.forwardOutput ?? false));
+    created.push(new ChildInstance<H>(index, child, entry, options.callTimeoutMs ?? 5_000, options.readyTimeoutMs ?? 20_000, options.forwardOutput ?? false));
   }
   const stopAll = async (): Promise<void> => {
     await Promise.all(created.map((i) => i.stop()));

@@ -7,12 +7,12 @@
  * a silent no-op, which FAULTS.md reports hitting.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { registerExitKiller, signalQuietly } from './cleanup.js';
+import { signalQuietly, trackDir, trackProcess } from './cleanup.js';
 import { findFreePort } from './ports.js';
 import { sendCommand, sendCommands } from './resp.js';
 
@@ -146,16 +146,19 @@ async function launch(
   logs: () => string,
 ): Promise<Launched> {
   const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const untrack = child.pid === undefined ? () => undefined : trackProcess(child.pid, 'redis-server');
   child.stdout?.on('data', appendLog);
   child.stderr?.on('data', appendLog);
   let exitInfo: Exit | undefined;
   let spawnError: Error | undefined;
   const exited = new Promise<Exit>((resolve) => {
     child.once('exit', (code, signal) => {
+      untrack();
       exitInfo = { code, signal };
       resolve(exitInfo);
     });
     child.once('error', (error) => {
+      untrack();
       spawnError = error;
       exitInfo = { code: null, signal: null };
       resolve(exitInfo);
@@ -199,7 +202,7 @@ class RedisServer implements RedisProcess {
   #log: Buffer[] = [];
   #logBytes = 0;
   readonly #monitors = new Set<MonitorSession>();
-  readonly #unregister: () => void;
+  readonly #untrackDir: () => void;
 
   constructor(
     readonly port: number,
@@ -209,14 +212,7 @@ class RedisServer implements RedisProcess {
     private readonly readyTimeoutMs: number,
   ) {
     this.url = `redis://${REDIS_HOST}:${port}`;
-    this.#unregister = registerExitKiller(() => {
-      const pid = this.#current?.pid;
-      // SIGCONT first: a stopped process only dies on SIGKILL, but a paused server must never be
-      // left stopped if the SIGKILL were somehow refused.
-      signalQuietly(pid, 'SIGCONT');
-      signalQuietly(pid, 'SIGKILL');
-      rmSync(this.dir, { recursive: true, force: true });
-    });
+    this.#untrackDir = trackDir(dir);
   }
 
   get pid(): number {
@@ -292,7 +288,7 @@ class RedisServer implements RedisProcess {
       clearTimeout(timer);
     }
     await rm(this.dir, { recursive: true, force: true });
-    this.#unregister();
+    this.#untrackDir();
   }
 
   cliEnv(): NodeJS.ProcessEnv {
@@ -357,7 +353,6 @@ class MonitorSession implements RedisMonitor {
   readonly #exited: Promise<void>;
   readonly #lineWaiters = new Set<() => void>();
   readonly #sentinelsSeen = new Set<string>();
-  readonly #unregister: () => void;
 
   constructor(
     private readonly server: RedisServer,
@@ -368,7 +363,7 @@ class MonitorSession implements RedisMonitor {
       env: server.cliEnv(),
     });
     const child = this.#child;
-    this.#unregister = registerExitKiller(() => signalQuietly(child.pid, 'SIGKILL'));
+    const untrack = child.pid === undefined ? () => undefined : trackProcess(child.pid, 'redis-cli');
     let stderr = '';
     child.stderr?.on('data', (chunk: Buffer) => {
       stderr += chunk.toString('utf8');
@@ -380,7 +375,7 @@ class MonitorSession implements RedisMonitor {
       // Set even when we stopped it, so waiters wake; `disconnected` reports only unexpected ends.
       this.#ended = true;
       if (!this.#stopping) this.#disconnected = true;
-      this.#unregister();
+      untrack();
       onEnd();
       for (const wake of [...this.#lineWaiters]) wake();
     });
