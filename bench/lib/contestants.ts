@@ -38,6 +38,8 @@ export interface Contestant {
   readonly id: string;
   /** Name in the tables. */
   readonly label: string;
+  /** Whether `create` returns a {@link SyncCache}. Sync and async contestants run in separate heats. */
+  readonly sync: boolean;
   /**
    * Set when the contestant always expires entries: its TTL-off runs use this default TTL
    * instead of none, and its tables mark it.
@@ -53,6 +55,7 @@ export const CONTESTANTS: readonly Contestant[] = [
   {
     id: 'hoard-store',
     label: 'hoard memoryStore (sync)',
+    sync: true,
     async create({ maxEntries, ttl }) {
       const { memoryStore } = await import('../../src/index.js');
       const store = memoryStore<Value>(ttl === undefined ? { maxEntries } : { maxEntries, ttl });
@@ -67,6 +70,7 @@ export const CONTESTANTS: readonly Contestant[] = [
   {
     id: 'hoard-facade',
     label: 'hoard createCache (async)',
+    sync: false,
     alwaysTtl: '5m',
     async create({ maxEntries, ttl }) {
       const { createCache, memoryStore } = await import('../../src/index.js');
@@ -82,6 +86,7 @@ export const CONTESTANTS: readonly Contestant[] = [
   {
     id: 'lru-cache',
     label: 'lru-cache',
+    sync: true,
     async create({ maxEntries, ttl }) {
       const { LRUCache } = await import('lru-cache');
       const lru = new LRUCache<string, Value>(ttl === undefined ? { max: maxEntries } : { max: maxEntries, ttl });
@@ -98,6 +103,7 @@ export const CONTESTANTS: readonly Contestant[] = [
   {
     id: 'tiny-lru',
     label: 'tiny-lru',
+    sync: true,
     async create({ maxEntries, ttl }) {
       const { lru } = await import('tiny-lru');
       // resetTTL: a set restarts the entry's TTL, as it does in every other contestant.
@@ -117,6 +123,7 @@ export const CONTESTANTS: readonly Contestant[] = [
   {
     id: 'quick-lru',
     label: 'quick-lru',
+    sync: true,
     async create({ maxEntries, ttl }) {
       const { default: QuickLRU } = await import('quick-lru');
       const cache = new QuickLRU<string, Value>(
@@ -135,6 +142,7 @@ export const CONTESTANTS: readonly Contestant[] = [
   {
     id: 'bentocache',
     label: 'bentocache (memory)',
+    sync: false,
     async create({ maxEntries, ttl }) {
       const { BentoCache, bentostore } = await import('bentocache');
       const { memoryDriver } = await import('bentocache/drivers/memory');
@@ -154,6 +162,7 @@ export const CONTESTANTS: readonly Contestant[] = [
   {
     id: 'cache-manager',
     label: 'cache-manager (memory)',
+    sync: false,
     async create({ maxEntries, ttl }) {
       const { createCache } = await import('cache-manager');
       const { createKeyv } = await import('cacheable');
@@ -173,6 +182,7 @@ export const CONTESTANTS: readonly Contestant[] = [
   {
     id: 'cacheable',
     label: 'cacheable (memory)',
+    sync: false,
     async create({ maxEntries, ttl }) {
       const { Cacheable, createKeyv } = await import('cacheable');
       const primary = createKeyv({ lruSize: maxEntries, useClone: false });
@@ -201,5 +211,22 @@ export async function prefill(cache: CacheUnderTest, keys: readonly string[]): P
     for (const key of keys) cache.set(key, VALUE);
   } else {
     for (const key of keys) await cache.set(key, VALUE);
+  }
+}
+
+/**
+ * Checks a filled cache before timing it: sampled fill keys must hit (with the stored value or,
+ * for caches that serialize, an equal copy) and sampled other keys must miss. Catches a cache
+ * that is smaller than asked for or expires early, which would turn "get (hit)" into misses.
+ */
+export async function verifyFilled(cache: CacheUnderTest, fill: readonly string[], misses: readonly string[]): Promise<void> {
+  const expected = JSON.stringify(VALUE);
+  const step = Math.max(1, Math.floor(fill.length / 100));
+  for (let i = 0; i < fill.length; i += step) {
+    const value = await cache.get(fill[i]!);
+    if (value !== VALUE && JSON.stringify(value) !== expected) throw new Error(`filled key ${fill[i]!} is missing`);
+  }
+  for (let i = 0; i < misses.length; i += step) {
+    if ((await cache.get(misses[i]!)) !== undefined) throw new Error(`key ${misses[i]!} was never set but is found`);
   }
 }

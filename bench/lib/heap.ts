@@ -87,9 +87,10 @@ export async function measureHeapHere(c: HeapCase, entries: number): Promise<Hea
  */
 export function measureHeapInChild(c: HeapCase, entries: number): Promise<HeapResult> {
   const script = fileURLToPath(new URL('../memory.ts', import.meta.url));
+  const root = fileURLToPath(new URL('../..', import.meta.url)); // where `tsx` resolves from
   const args = ['--expose-gc', '--import', 'tsx', script, '--heap', heapCaseName(c), '--entries', String(entries)];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));

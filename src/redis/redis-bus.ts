@@ -90,7 +90,7 @@ export class RedisBus implements Bus {
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
-    await Promise.allSettled([this.#pub, this.#sub].map((c) => c?.quit()));
+    await Promise.allSettled([this.#pub, this.#sub].map(async (c) => c?.quit()));
     this.#pub?.disconnect();
     this.#sub?.disconnect();
   }

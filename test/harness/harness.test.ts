@@ -211,7 +211,8 @@ describe('redis-server', () => {
   });
 });
 
-describe('redis-cluster', () => {
+// Concurrent: each cluster spends ~2 s in Redis' post-start writable delay; overlap them.
+describe('redis-cluster', { concurrency: true }, () => {
   it('spreads keys over 3 masters and rejects cross-slot commands', async () => {
     const cluster = await startCluster();
     cluster.nodes.forEach(track);
