@@ -139,8 +139,12 @@ export class Cache {
     const entries = await readRemoteMany(core, full);
     missing.forEach((i, j) => {
       const entry = entries[j];
-      if (entry !== undefined && !entry.stale) out[i] = this.#hit(full[j]!, entry.value, 'l2') as T;
-      else this.#miss(full[j]!, 'l2');
+      if (entry !== undefined && !entry.stale) {
+        out[i] = this.#hit(full[j]!, entry.value, 'l2') as T;
+      } else {
+        out[i] = undefined;
+        this.#miss(full[j]!, 'l2');
+      }
     });
     return out;
   }

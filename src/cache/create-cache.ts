@@ -39,7 +39,8 @@ export function createCache(options: CacheOptions = {}, env: Env = process.env):
     defaultTtl: options.defaultTtl ?? config.ttl,
     enabled: options.enabled ?? config.enabled,
   };
-  if (options.store !== undefined) return new Cache(merged);
+  // A cache given its stores ignores CACHE_BACKEND.
+  if (options.store !== undefined || options.l1 !== undefined || options.l2 !== undefined) return new Cache(merged);
   const backend = config.backend ?? 'memory';
   switch (backend) {
     case 'memory':

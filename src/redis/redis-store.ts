@@ -53,6 +53,7 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
   readonly #errorListeners: ((error: Error) => void)[] = [];
   readonly #statusListeners: ((ready: boolean) => void)[] = [];
   readonly #scripts: ScriptCommands;
+  readonly #readyWaiters = new Set<() => void>();
 
   constructor(options: RedisStoreOptions = {}) {
     const prefix = options.prefix ?? 'hoard:';
@@ -71,7 +72,12 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
     this.client = client;
     this.#owned = owned;
     this.#scripts = scriptsFor(client);
-    client.on('ready', () => this.#status(true));
+    client.on('ready', () => {
+      const waiters = [...this.#readyWaiters];
+      this.#readyWaiters.clear();
+      for (const waiter of waiters) waiter();
+      this.#status(true);
+    });
     client.on('close', () => this.#status(false));
   }
 
@@ -90,18 +96,19 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
   whenReady(signal: AbortSignal): Promise<void> {
     if (this.ready) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      const done = (): void => {
-        this.client.off('ready', done);
+      if (signal.aborted) return reject(signal.reason as Error);
+      // One client listener serves every waiter; an aborted waiter leaves nothing behind, so a
+      // long outage cannot pile up closures.
+      const waiter = (): void => {
         signal.removeEventListener('abort', abort);
         resolve();
       };
       const abort = (): void => {
-        this.client.off('ready', done);
-        reject(signal.reason);
+        this.#readyWaiters.delete(waiter);
+        reject(signal.reason as Error);
       };
-      if (signal.aborted) return abort();
-      this.client.on('ready', done);
       signal.addEventListener('abort', abort, { once: true });
+      this.#readyWaiters.add(waiter);
     });
   }
 

@@ -21,6 +21,7 @@ import {
   RespConnection,
   RespError,
   RespTimeoutError,
+  findFreePort,
   pollUntil,
   sendCommand,
   sendCommands,
@@ -105,6 +106,21 @@ describe('redis-server', () => {
       assert.deepEqual(pongs, ['PONG', 'PONG', 'PONG']);
     } finally {
       await Promise.all(servers.map((s) => s.stop()));
+    }
+  });
+
+  it('an explicit busy port is retried until it frees up', async () => {
+    const port = await findFreePort();
+    const squatter = net.createServer();
+    await new Promise<void>((resolve) => squatter.listen(port, '127.0.0.1', resolve));
+    setTimeout(() => squatter.close(), 300);
+    const redis = track(await startRedis({ port }));
+    try {
+      assert.equal(redis.port, port);
+      assert.equal(await sendCommand(port, ['PING']), 'PONG');
+      assert.match(redis.logs(), /Address already in use/, 'the first attempt did hit the squatter');
+    } finally {
+      await redis.stop();
     }
   });
 

@@ -9,6 +9,8 @@ import net from 'node:net';
 
 export type ProxyMode = 'pass' | 'blackhole' | 'refuse';
 
+const RESET_GAP_MS = 10;
+
 export interface ProxySettings {
   /**
    * Added to every chunk in each direction (a request/reply round trip costs 2x). Changing it
@@ -23,7 +25,9 @@ export interface ProxySettings {
   mode?: ProxyMode;
   /**
    * After this many server->client bytes on one connection, deliver the partial reply and RST the
-   * client (a reset mid-reply). 0 disables.
+   * client (a reset mid-reply). 0 disables. The client normally sees ECONNRESET; on a loaded
+   * machine it may read the partial bytes and the RST together and see a plain close instead.
+   * Either way it never gets a complete reply.
    */
   resetAfterBytes?: number;
 }
@@ -200,8 +204,11 @@ export class FaultProxy {
         resetting = true;
         const keep = Math.max(0, limit - (down - data.length));
         // The partial reply goes through the pipe (keeps order with delayed chunks); the RST
-        // follows once it reached the kernel, as a server crashing mid-reply would produce.
-        link.toClient.push(data.subarray(0, keep), this.#settings.delayMs, () => this.#drop(link, true));
+        // follows shortly after it reached the kernel. Without the gap, data and RST arrive
+        // together and Linux reports a clean EOF to the client instead of ECONNRESET.
+        link.toClient.push(data.subarray(0, keep), this.#settings.delayMs, () => {
+          setTimeout(() => this.#drop(link, true), RESET_GAP_MS);
+        });
         return;
       }
       link.toClient.push(data, this.#settings.delayMs);

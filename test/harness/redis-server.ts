@@ -143,12 +143,19 @@ async function launch(
   password: string | undefined,
   readyTimeoutMs: number,
   appendLog: (chunk: Buffer) => void,
-  logs: () => string,
 ): Promise<Launched> {
   const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const untrack = child.pid === undefined ? () => undefined : trackProcess(child.pid, 'redis-server');
-  child.stdout?.on('data', appendLog);
-  child.stderr?.on('data', appendLog);
+  // This launch's own output: the server-wide tail also holds earlier runs' logs, which must not
+  // turn a new failure into a stale "Address already in use".
+  let output = '';
+  const onOutput = (chunk: Buffer): void => {
+    appendLog(chunk);
+    if (output.length < LOG_TAIL_BYTES) output += chunk.toString('utf8');
+  };
+  const logs = (): string => output;
+  child.stdout?.on('data', onOutput);
+  child.stderr?.on('data', onOutput);
   let exitInfo: Exit | undefined;
   let spawnError: Error | undefined;
   const exited = new Promise<Exit>((resolve) => {
@@ -242,9 +249,7 @@ class RedisServer implements RedisProcess {
     const deadline = Date.now() + busyRetryMs;
     for (;;) {
       try {
-        this.#current = await launch(this.port, this.args, this.password, this.readyTimeoutMs, this.appendLog, () =>
-          this.logs(),
-        );
+        this.#current = await launch(this.port, this.args, this.password, this.readyTimeoutMs, this.appendLog);
         return;
       } catch (error) {
         if (!(error instanceof PortInUseError) || Date.now() > deadline) throw error;
