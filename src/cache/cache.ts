@@ -40,7 +40,7 @@ export class Cache {
       this.#core = new CacheCore(options);
       this.#prefix = '';
     }
-    this.#defaults = { ttl: this.#core.defaultTtl, grace: this.#core.defaultGrace, tags: undefined, soft: undefined, hard: Infinity };
+    this.#defaults = { ttl: this.#core.defaultTtl, grace: this.#core.defaultGrace, tags: undefined, soft: undefined, hard: Infinity, lock: true };
   }
 
   /** The name that labels metrics and the dashboard. */
@@ -419,11 +419,16 @@ export class Cache {
       tags: scopeTags(options.tags, this.#prefix),
       soft: undefined,
       hard: Infinity,
+      lock: true,
     };
   }
 
   #loadOptions(options: GetOrSetOptions): LoadOptions {
     const resolved = this.#entryOptions(options);
+    if (options.lock !== undefined) {
+      if (typeof options.lock !== 'boolean') throw new TypeError('lock must be true or false');
+      resolved.lock = options.lock;
+    }
     const timeout = options.timeout;
     if (timeout !== undefined) {
       if (typeof timeout !== 'object' || timeout === null) throw new TypeError('timeout must be an object { soft?, hard? }');

@@ -49,6 +49,8 @@ export class CacheCore {
   readonly defaultTtl: number | undefined;
   readonly defaultGrace: number;
   readonly graceBackoff: number;
+  /** TTL of the distributed lock taken on a miss; undefined: no lock. */
+  readonly lockTtl: number | undefined;
   readonly now: () => number;
 
   readonly emitter = new CacheEmitter();
@@ -89,11 +91,13 @@ export class CacheCore {
     if (typeof enabled !== 'boolean') throw new ConfigError('enabled', `expected true or false, got ${String(enabled)}`);
     this.serializer = options.serializer ?? codec;
 
+    this.lockTtl = resolveLock(options.distributedLock);
     const tiers = resolveTiers(options, enabled);
     this.l1 = tiers.l1;
     this.tiered = tiers.tiered;
     if (tiers.l2 === undefined) {
       if (options.bus !== undefined) throw new ConfigError('bus', 'a bus needs a shared store (l2 or a Redis store)');
+      if (this.lockTtl !== undefined) throw new ConfigError('distributedLock', 'a distributed lock needs a shared store (l2 or a Redis store)');
       this.remote = undefined;
       this.bus = undefined;
       return;
@@ -231,6 +235,15 @@ export class CacheCore {
     await Promise.allSettled([this.bus?.close(), this.remote?.store.close()]);
   }
 }
+
+function resolveLock(option: CacheOptions['distributedLock']): number | undefined {
+  if (option === undefined || option === false) return undefined;
+  if (option === true) return LOCK_TTL;
+  if (typeof option !== 'object' || option === null) throw new ConfigError('distributedLock', 'expected true, false or { ttl }');
+  return option.ttl === undefined ? LOCK_TTL : parseDuration(option.ttl, 'distributedLock.ttl');
+}
+
+const LOCK_TTL = 5_000;
 
 interface Tiers {
   l1: SyncStore;

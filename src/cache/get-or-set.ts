@@ -16,6 +16,8 @@ export interface LoadOptions {
   tags: string[] | undefined;
   soft: number | undefined;
   hard: number;
+  /** Take the distributed lock on a miss (when the cache has one). */
+  lock: boolean;
 }
 
 /**
@@ -126,6 +128,13 @@ function start<T>(
         flight.stale = { value: entry.value };
         ctx.stale = entry.value;
       }
+      if (core.lockTtl !== undefined && options.lock) {
+        const filled = await acquireLock(core, flight, key);
+        if (filled !== undefined) {
+          flight.fromL2 = true;
+          return filled.value;
+        }
+      }
     }
     return factory(ctx);
   };
@@ -135,10 +144,12 @@ function start<T>(
       if (flight.fromL2) return value;
       if (ctx.options !== undefined) ({ ttl, grace } = ctx.apply(ttl, grace));
       if (value !== undefined && !ctx.skipped && mayStore(flight)) store(core, flight, key, value, ttl, grace, 'getOrSet');
+      else releaseLock(flight);
       return value;
     },
     (error: unknown) => {
       core.flights.settle(flight);
+      releaseLock(flight);
       const masked = stale !== undefined || flight.stale !== undefined;
       if (masked) core.startBackoff(key);
       // Seen by nobody (a background refresh) or masked by a stale value: report it.
@@ -178,6 +189,7 @@ function store<T>(
   try {
     payload = core.serializer.encode(value);
   } catch (error) {
+    releaseLock(flight);
     core.error({ error: toError(error), tier: 'l2', operation, key });
     return;
   }
@@ -185,6 +197,7 @@ function store<T>(
   if (core.tiered || !remote.available) core.l1.write(key, value, ttl, grace, tags);
   core.sets++;
   remote.background(operation, key, (s) => s.write(key, payload, ttl, grace, tags), (ok) => {
+    releaseLock(flight); // after the write: waiting instances now find the value in L2
     if (ok) core.publish({ type: 'keys', keys: [key] });
     else if (!core.tiered && !flight.superseded) core.l1.write(key, value, ttl, grace, tags);
   });
@@ -236,6 +249,38 @@ export async function readRemoteMany(core: CacheCore, keys: readonly string[]): 
     });
   }
   return Promise.all(flights.map((f) => f.promise));
+}
+
+const LOCK_POLL_MS = 20;
+
+/**
+ * Distributed stampede protection: take the key's lock in Redis, or wait for whoever holds it to
+ * put the value in L2. A holder that crashed delays the others by at most the lock TTL, after
+ * which the lock has expired and one of them takes it. Resolves to the value another instance
+ * stored, or undefined when this run should call the factory (lock taken, or Redis away).
+ */
+async function acquireLock<T>(core: CacheCore, flight: Flight<T>, key: string): Promise<{ value: T } | undefined> {
+  const remote = core.remote!;
+  const ttl = core.lockTtl!;
+  const giveUp = Date.now() + ttl + LOCK_POLL_MS * 5;
+  for (;;) {
+    const token = await remote.run('lock', key, (s) => s.lock(key, ttl));
+    if (token === UNAVAILABLE) return undefined;
+    if (token !== undefined) {
+      flight.release = () => remote.background('unlock', key, (s) => s.unlock(key, token), noop);
+      return undefined;
+    }
+    await new Promise((resolve) => setTimeout(resolve, LOCK_POLL_MS));
+    const entry = await readRemote(core, key);
+    if (entry !== undefined && !entry.stale) return { value: entry.value as T };
+    if (Date.now() > giveUp) return undefined;
+  }
+}
+
+function releaseLock(flight: Flight<unknown>): void {
+  const release = flight.release;
+  flight.release = undefined;
+  release?.();
 }
 
 function backfill<T>(core: CacheCore, read: Flight<T>, key: string, entry: RemoteEntry): void {

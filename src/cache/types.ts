@@ -98,6 +98,8 @@ export interface FactoryTimeouts {
 
 export interface GetOrSetOptions extends SetOptions {
   timeout?: FactoryTimeouts | undefined;
+  /** `false`: skip the distributed lock for this call (when the cache has `distributedLock`). @default true */
+  lock?: boolean | undefined;
 }
 
 /** What a factory can change about how its result is cached. */
@@ -145,6 +147,12 @@ export interface CacheOptions {
   l2Timeout?: Duration | undefined;
   /** When L2 calls stop being tried after repeated failures. @default { failureThreshold: 5, breakDuration: '2s' } */
   circuitBreaker?: CircuitBreakerOptions | undefined;
+  /**
+   * On a miss, take a short Redis lock so that instances missing the same key run the factory
+   * once between them while the others wait for its value; a crashed holder delays the others by
+   * at most the lock TTL. `true` uses a TTL of 5 s. @default false
+   */
+  distributedLock?: boolean | { ttl?: Duration | undefined } | undefined;
   /** How values are encoded for a shared store. @default hoard's codec */
   serializer?: Serializer | undefined;
   /** Key prefix of the cache in shared stores, as `CACHE_KEY_PREFIX`. @default 'hoard:' */

@@ -10,7 +10,8 @@ import { escapeGlob } from '../util/glob.js';
 import { connect, isCluster, mastersOf, slotGroups } from './connect.js';
 import type { ClusterNode, RedisClient } from './connect.js';
 import { decodeEntry, encodeEntry, isSafeTag } from './envelope.js';
-import { HEADER_ONLY, INCR, TAG_ADD, UNLINK_IF_TAGGED } from './scripts.js';
+import { HEADER_ONLY, INCR, TAG_ADD, UNLINK_IF_TAGGED, UNLOCK } from './scripts.js';
+import { randomUUID } from 'node:crypto';
 
 export interface RedisStoreOptions {
   /** `redis://` or `rediss://` URL. @default 'redis://localhost:6379' */
@@ -261,6 +262,18 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
     await this.#unlink(await this.#scan(`${escapeGlob(this.prefix)}*`, false));
   }
 
+  async lock(key: string, ttl: number): Promise<string | undefined> {
+    await this.#connected();
+    const token = randomUUID();
+    const ok = await this.client.set(this.#lockKey(key), token, 'PX', ttl, 'NX');
+    return ok === 'OK' ? token : undefined;
+  }
+
+  async unlock(key: string, token: string): Promise<void> {
+    await this.#connected();
+    await this.#scripts.unlock(this.#lockKey(key), token);
+  }
+
   /** Closes the connection if this store opened it; a client passed in is left open. */
   async close(): Promise<void> {
     if (!this.#owned) return;
@@ -276,6 +289,10 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
   #key(key: string): string {
     if (key.charCodeAt(0) === 0) throw new InvalidKeyError('a key must not start with NUL: that space is reserved for internal keys');
     return this.prefix + key;
+  }
+
+  #lockKey(key: string): string {
+    return `${this.#internal}l:${key}`;
   }
 
   #tagKey(tag: string): string {
@@ -374,6 +391,7 @@ interface ScriptCommands {
   unlinkIfTagged(key: string, tags: readonly string[]): Promise<unknown>;
   incr(key: string, by: number, px: number, header: string): Promise<string>;
   headerOnly(key: string): Promise<unknown>;
+  unlock(key: string, token: string): Promise<unknown>;
 }
 
 /**
@@ -387,17 +405,20 @@ function scriptsFor(client: RedisClient): ScriptCommands {
     client.defineCommand('hoardUnlinkIfTagged', { numberOfKeys: 1, lua: UNLINK_IF_TAGGED });
     client.defineCommand('hoardIncr', { numberOfKeys: 1, lua: INCR });
     client.defineCommand('hoardHeader', { numberOfKeys: 1, lua: HEADER_ONLY });
+    client.defineCommand('hoardUnlock', { numberOfKeys: 1, lua: UNLOCK });
   }
   const call = (name: string): ((...args: unknown[]) => Promise<unknown>) => raw[name]!.bind(client);
   const tagAdd = call('hoardTagAdd');
   const unlinkIfTagged = call('hoardUnlinkIfTagged');
   const incr = call('hoardIncr');
   const header = call('hoardHeader');
+  const unlock = call('hoardUnlock');
   return {
     tagAdd: (k, m, px) => tagAdd(k, m, px),
     unlinkIfTagged: (k, tags) => unlinkIfTagged(k, ...tags),
     incr: async (k, by, px, h) => String(await incr(k, by, px, h)),
     headerOnly: (k) => header(k),
+    unlock: (k, token) => unlock(k, token),
   };
 }
 

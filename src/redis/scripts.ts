@@ -93,3 +93,9 @@ if not h then
 end
 return h
 `;
+
+/** KEYS[1] lock. ARGV[1] token. Deletes the lock only if it still holds our token. */
+export const UNLOCK = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;

@@ -21,6 +21,8 @@ export class Flight<T = unknown> {
   fromL2 = false;
   /** A stale value the run found in L2, for callers with none in memory. */
   stale: { value: T } | undefined;
+  /** Releases the distributed lock this run holds, once its value is in L2 (or it failed). */
+  release: (() => void) | undefined;
 
   constructor(key: string, seq: number, tags: readonly string[] | undefined) {
     this.key = key;

@@ -124,6 +124,10 @@ export interface RemoteStore<V = unknown> extends Store<V> {
   whenReady(signal: AbortSignal): Promise<void>;
   /** A cheap round trip, used by the circuit breaker's probe. */
   ping(): Promise<void>;
+  /** Takes the lock of `key` for `ttl` ms; resolves to a token if taken, undefined if held by someone else. */
+  lock(key: string, ttl: number): Promise<string | undefined>;
+  /** Releases a lock taken with `token` (a lock that expired and was taken by another is left alone). */
+  unlock(key: string, token: string): Promise<void>;
   onError(listener: (error: Error) => void): () => void;
   /** Called with false when the connection drops and true when it is ready again. */
   onStatus(listener: (ready: boolean) => void): () => void;

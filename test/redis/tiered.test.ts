@@ -200,3 +200,58 @@ describe('Redis only', () => {
     assert.throws(() => createCache({}, { CACHE_BACKEND: 'redis', REDIS_PORT: 'tcp://10.0.0.1:6379' }), { option: 'REDIS_PORT' });
   });
 });
+
+describe('distributed lock (C6)', () => {
+  it('instances missing the same key run the factory once between them', async () => {
+    const prefix = `dl${++n}:`;
+    const make = (): Cache => {
+      const cache = createCache(
+        { l1: memoryStore(), l2: redisStore({ url: redis.url, prefix }), namespace: prefix, distributedLock: { ttl: '1s' } },
+        {},
+      );
+      caches.push(cache);
+      return cache;
+    };
+    const a = make();
+    const b = make();
+    let calls = 0;
+    const loader = async (): Promise<string> => {
+      calls++;
+      await new Promise((r) => setTimeout(r, 300));
+      return 'once';
+    };
+    const results = await Promise.all(Array.from({ length: 100 }, (_, i) => (i % 2 === 0 ? a : b).getOrSet('k', loader)));
+    assert.ok(results.every((r) => r === 'once'));
+    assert.equal(calls, 1);
+    assert.equal(await inspect.exists(`${prefix}\u0000l:k`), 0, 'lock released');
+  });
+
+  it('a crashed holder delays the others by at most the lock TTL', async () => {
+    const prefix = `dl${++n}:`;
+    const cache = createCache(
+      { l1: memoryStore(), l2: redisStore({ url: redis.url, prefix }), namespace: prefix, distributedLock: { ttl: 500 } },
+      {},
+    );
+    caches.push(cache);
+    await cache.get('warm-up');
+    await inspect.set(`${prefix}\u0000l:k`, 'crashed-holder', 'PX', 500, 'NX');
+    const started = performance.now();
+    assert.equal(await cache.getOrSet('k', () => 'mine'), 'mine');
+    const waited = performance.now() - started;
+    assert.ok(waited >= 400 && waited < 500 + 300, `waited ${waited.toFixed(0)} ms for a 500 ms lock`);
+  });
+
+  it('lock: false opts one call out', async () => {
+    const prefix = `dl${++n}:`;
+    const cache = createCache(
+      { l1: memoryStore(), l2: redisStore({ url: redis.url, prefix }), namespace: prefix, distributedLock: true },
+      {},
+    );
+    caches.push(cache);
+    await cache.get('warm-up');
+    await inspect.set(`${prefix}\u0000l:k`, 'someone', 'PX', 5000, 'NX');
+    const started = performance.now();
+    assert.equal(await cache.getOrSet('k', () => 'v', { lock: false }), 'v');
+    assert.ok(performance.now() - started < 200);
+  });
+});
