@@ -43,7 +43,7 @@ function shuffled<T>(items: readonly T[], random: () => number): T[] {
 }
 
 /** Small seeded PRNG: the same shuffles on every run. */
-function mulberry32(seed: number): () => number {
+export function mulberry32(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;
