@@ -70,6 +70,8 @@ export class CacheCore {
   l1Flushes = 0;
   /** L1 may hold what other instances invalidated meanwhile (L2 or the bus was away). */
   #diverged = false;
+  /** The bus has not been up yet: what L1 took in until then was not covered by it. */
+  #awaitingBus = false;
 
   constructor(options: CacheOptions) {
     const name = options.name ?? CACHE_DEFAULTS.name;
@@ -115,6 +117,7 @@ export class CacheCore {
       },
     });
     this.bus = options.bus;
+    this.#awaitingBus = this.bus !== undefined;
     this.bus?.start(`${prefix}bus`, {
       message: (message) => this.#apply(message),
       down: () => {
@@ -189,9 +192,18 @@ export class CacheCore {
 
   /** L2 and the bus are both back: flush L1 once if anything could have been missed meanwhile. */
   #recover(): void {
-    if (!this.#diverged) return;
     if (this.remote?.available !== true) return;
     if (this.bus !== undefined && !this.bus.healthy) return;
+    if (this.#awaitingBus) {
+      // The first subscription: whatever L1 cached before it may have missed invalidations.
+      this.#awaitingBus = false;
+      if (this.l1.size !== 0) {
+        this.#diverged = false;
+        this.flushL1();
+        return;
+      }
+    }
+    if (!this.#diverged) return;
     this.#diverged = false;
     this.flushL1();
   }

@@ -22,6 +22,10 @@ export const CLIENT_DEFAULTS = {
   autoResendUnfulfilledCommands: false,
   maxRetriesPerRequest: 0,
   enableAutoPipelining: true,
+  // ioredis runs one auto-pipeline at a time per connection: on a hung link later commands wait
+  // behind it. The breaker's probe must still go out, and the breaker recycles the connection
+  // when it opens, so nothing stays queued behind a dead pipeline.
+  autoPipeliningIgnoredCommands: ['ping'],
   connectTimeout: 2_000,
   keepAlive: 10_000,
   retryStrategy: (times: number): number => Math.min(50 * 2 ** Math.min(times, 5), 1_000),
@@ -66,11 +70,12 @@ export function connect(options: ConnectOptions, onError: (error: Error) => void
 
 export function createCluster(nodes: readonly ClusterNode[], onError: (error: Error) => void): Cluster {
   if (!(nodes instanceof Array) || nodes.length === 0) throw new ConfigError('cluster', 'expected at least one { host, port } seed node');
-  const { retryStrategy, enableOfflineQueue, ...redisOptions } = CLIENT_DEFAULTS;
+  const { retryStrategy, enableOfflineQueue, enableAutoPipelining: _auto, autoPipeliningIgnoredCommands: _ignored, ...redisOptions } = CLIENT_DEFAULTS;
   const options: ClusterOptions = {
     // Set here, at the top level: nested in redisOptions, Cluster ignores it (FAULTS.md item 1).
     enableOfflineQueue,
     enableAutoPipelining: true,
+    autoPipeliningIgnoredCommands: ['ping'],
     clusterRetryStrategy: retryStrategy,
     lazyConnect: true,
     redisOptions,

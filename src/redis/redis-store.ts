@@ -55,6 +55,7 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
   readonly #statusListeners: ((ready: boolean) => void)[] = [];
   readonly #scripts: ScriptCommands;
   readonly #readyWaiters = new Set<() => void>();
+  #closed = false;
 
   constructor(options: RedisStoreOptions = {}) {
     const prefix = options.prefix ?? 'hoard:';
@@ -111,6 +112,10 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
       signal.addEventListener('abort', abort, { once: true });
       this.#readyWaiters.add(waiter);
     });
+  }
+
+  reset(): void {
+    if (this.#owned && !this.#closed) this.client.disconnect(true);
   }
 
   async ping(): Promise<void> {
@@ -276,6 +281,7 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
 
   /** Closes the connection if this store opened it; a client passed in is left open. */
   async close(): Promise<void> {
+    this.#closed = true;
     if (!this.#owned) return;
     try {
       await this.client.quit();

@@ -124,6 +124,11 @@ export interface RemoteStore<V = unknown> extends Store<V> {
   whenReady(signal: AbortSignal): Promise<void>;
   /** A cheap round trip, used by the circuit breaker's probe. */
   ping(): Promise<void>;
+  /**
+   * Drops the connection and reconnects (only one the store opened): commands stuck on a hung
+   * link fail now instead of holding up the ones behind them. Called when the breaker opens.
+   */
+  reset(): void;
   /** Takes the lock of `key` for `ttl` ms; resolves to a token if taken, undefined if held by someone else. */
   lock(key: string, ttl: number): Promise<string | undefined>;
   /** Releases a lock taken with `token` (a lock that expired and was taken by another is left alone). */

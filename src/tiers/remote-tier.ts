@@ -25,6 +25,15 @@ export class L2TimeoutError extends Error {
 }
 
 const noop = (): void => {};
+const PROBE_TIMEOUT = 1_000;
+
+/** The connection to L2 dropped. */
+export class L2ConnectionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'L2ConnectionError';
+  }
+}
 
 /**
  * The shared tier as the cache sees it: every call bounded by `l2Timeout` (the wait for a
@@ -40,6 +49,8 @@ export class RemoteTier {
   /** The connection was ready once and is now lost: fail fast instead of waiting. */
   #lost = false;
   #available = true;
+  /** An error was reported since L2 last became available. */
+  #reported = false;
   readonly #unsubscribe: (() => void)[] = [];
 
   constructor(store: RemoteStore, l2Timeout: number, breaker: CircuitBreakerOptions | undefined, hooks: RemoteTierHooks) {
@@ -48,21 +59,33 @@ export class RemoteTier {
     this.#hooks = hooks;
     this.#breaker = new CircuitBreaker(breaker, {
       probe: async () => {
-        const result = await withDeadline(store.ping(), Math.max(l2Timeout, 1_000));
-        if (result === TIMED_OUT) throw new L2TimeoutError('probe', l2Timeout);
+        const ping = store.ping();
+        ping.catch(noop);
+        const result = await withDeadline(ping, Math.max(l2Timeout, PROBE_TIMEOUT)).catch((error: unknown) => error);
+        if (result === undefined) return;
+        // The link did not answer: start the next probe on a fresh connection, so commands stuck
+        // on a hung or blackholed link cannot hold it up.
+        store.reset();
+        throw result === TIMED_OUT ? new L2TimeoutError('probe', l2Timeout) : toError(result);
       },
       onOpen: () => this.#update(),
       onClose: () => this.#update(),
     });
     this.#unsubscribe.push(
       store.onStatus((ready) => {
+        if (!ready && !this.#lost && this.#available) {
+          hooks.error(new L2ConnectionError('the connection to L2 was lost'), 'connection', undefined);
+          this.#reported = true;
+        }
         this.#lost = !ready;
         this.#update();
       }),
       store.onError((error) => {
         // Connection errors count against the breaker only while no command can be sent.
         if (!store.ready) this.#breaker.failure();
-        if (!this.#available) return;
+        // One error event per outage: the reconnect attempts that follow would only repeat it.
+        if (!this.#available && this.#reported) return;
+        this.#reported = true;
         hooks.error(error, 'connection', undefined);
       }),
     );
@@ -123,6 +146,7 @@ export class RemoteTier {
     const available = !this.#breaker.isOpen && !this.#lost;
     if (available === this.#available) return;
     this.#available = available;
+    if (available) this.#reported = false;
     if (available) this.#hooks.up();
     else this.#hooks.down(undefined);
   }

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
@@ -49,9 +49,9 @@ function track<T extends RedisProcess>(server: T): T {
   return server;
 }
 
-function pgrep(pattern: string): Promise<string[]> {
+function pgrep(pattern: string, extra: readonly string[] = []): Promise<string[]> {
   return new Promise((resolve, reject) => {
-    execFile('pgrep', ['-f', pattern], (error, stdout) => {
+    execFile('pgrep', [...extra, '-f', pattern], (error, stdout) => {
       if (error === null) resolve(stdout.split('\n').filter(Boolean));
       else if (error.code === 1) resolve([]); // pgrep: no process matched
       else reject(error);
@@ -61,6 +61,16 @@ function pgrep(pattern: string): Promise<string[]> {
 
 /** redis-server retitles itself "redis-server 127.0.0.1:PORT [cluster]", so match that. */
 const redisPattern = (port: number): string => `redis-server .*:${port}( |$)`;
+
+/** Parent pid from /proc/<pid>/stat (field 4; the comm field before it may contain spaces). */
+function parentOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+}
 
 function isAlive(pid: number): boolean {
   try {
@@ -89,6 +99,8 @@ describe('redis-server', () => {
       assert.match(info, new RegExp(`process_id:${redis.pid}\\r?\\n`));
       // Proves the pattern the leak check below relies on actually matches a live server.
       assert.deepEqual(await pgrep(redisPattern(redis.port)), [String(redis.pid)]);
+      assert.equal(parentOf(redis.pid), process.pid, 'spawned directly, no shell in between');
+      assert.deepEqual(await pgrep('redis-(server|cli)', ['-P', String(process.pid)]), [String(redis.pid)]);
     } finally {
       await redis.stop();
     }
@@ -460,10 +472,14 @@ describe('cleanup', () => {
 
   it('leaves no redis-server, redis-cli or data dir behind', async () => {
     assert.ok(usedPorts.size >= 10, `tracked ${usedPorts.size} ports`);
+    // Other test files may legitimately reuse a port we released, so a match only counts as our
+    // leak if it is our child or one of the pids we started.
+    const ours = (pid: string): boolean => usedPids.has(Number(pid)) || parentOf(Number(pid)) === process.pid;
     for (const port of usedPorts) {
-      assert.deepEqual(await pgrep(redisPattern(port)), [], `redis-server on ${port} still running`);
-      assert.deepEqual(await pgrep(`redis-cli .*-p ${port} `), [], `redis-cli on ${port} still running`);
+      assert.deepEqual((await pgrep(redisPattern(port))).filter(ours), [], `redis-server on ${port} still running`);
+      assert.deepEqual((await pgrep(`redis-cli .*-p ${port} `)).filter(ours), [], `redis-cli on ${port} still running`);
     }
+    assert.deepEqual(await pgrep(`redis-(server|cli)`, ['-P', String(process.pid)]), [], 'no redis child of ours is left');
     for (const pid of usedPids) assert.equal(isAlive(pid), false, `pid ${pid} still alive`);
     for (const dir of usedDirs) assert.equal(existsSync(dir), false, `${dir} not removed`);
   });
