@@ -255,3 +255,58 @@ describe('distributed lock (C6)', () => {
     assert.ok(performance.now() - started < 200);
   });
 });
+
+describe('bounds and races', () => {
+  it('I8: a 10 MB value over the memory tier\'s 1 MB bound lives in L2 only; the L1 bound holds', async () => {
+    const prefix = `big${++n}:`;
+    const l1 = memoryStore({ maxBytes: 1 << 20 });
+    const cache = createCache({ l1, l2: redisStore({ url: redis.url, prefix }), namespace: prefix, l2Timeout: '2s' }, {});
+    caches.push(cache);
+    const big = 'x'.repeat(10 << 20);
+    await cache.set('big', big);
+    assert.ok(l1.bytes <= 1 << 20, `L1 holds ${l1.bytes} bytes`);
+    assert.equal(l1.has('big'), false);
+    assert.equal((await cache.get<string>('big'))?.length, big.length, 'served from L2');
+    assert.ok(l1.bytes <= 1 << 20);
+  });
+
+  it('C7: no value whose write completed before invalidateTags started is readable afterwards', async () => {
+    const cache = tiered();
+    const prefix = `tt${n}:`;
+    // Read back through the writing cache (its L1, then L2) and straight from Redis.
+    const direct = redisStore({ url: redis.url, prefix });
+    const completedAt = new Map<string, number>(); // "key=value" -> when that write completed
+    let stop = false;
+    let value = 0;
+    const writer = async (w: number): Promise<void> => {
+      for (let i = 0; !stop; i++) {
+        const key = `w${w}:${i % 50}`;
+        const v = ++value;
+        await cache.set(key, v, { tags: ['T'] });
+        completedAt.set(`${key}=${v}`, performance.now());
+      }
+    };
+    const writers = [writer(0), writer(1), writer(2)];
+    let checked = 0;
+    for (let round = 0; round < 20; round++) {
+      await new Promise((r) => setTimeout(r, 5));
+      const started = performance.now();
+      await cache.invalidateTags(['T']);
+      const keys = Array.from({ length: 150 }, (_, i) => `w${i % 3}:${Math.floor(i / 3)}`);
+      for (const values of [await cache.getMany<number>(keys), (await direct.getMany(keys)) as (number | undefined)[]]) {
+        keys.forEach((key, i) => {
+          const v = values[i];
+          if (v === undefined) return;
+          checked++;
+          const at = completedAt.get(`${key}=${v}`);
+          // Readable values must come from writes still running when the invalidation started.
+          assert.ok(at === undefined || at >= started, `${key}=${v} completed before round ${round}'s invalidation and is still readable`);
+        });
+      }
+    }
+    stop = true;
+    await Promise.all(writers);
+    await direct.close();
+    assert.ok(value > 100, `writers made progress (${value} writes, ${checked} readable values checked)`);
+  });
+});
