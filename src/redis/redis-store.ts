@@ -119,7 +119,7 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
   }
 
   async ping(): Promise<void> {
-    await this.#connected();
+    if (this.client.status !== 'ready') await this.#connected();
     await this.client.ping();
   }
 
@@ -158,13 +158,13 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
 
   /** The entry with its freshness, for backfilling the memory tier with the remaining TTL. */
   async getEntry(key: string): Promise<RemoteEntry<V> | undefined> {
-    await this.#connected();
+    if (this.client.status !== 'ready') await this.#connected();
     const text = await this.client.get(this.#key(key));
     return text === null ? undefined : this.#decode(key, text, Date.now());
   }
 
   async getEntries(keys: readonly string[]): Promise<(RemoteEntry<V> | undefined)[]> {
-    await this.#connected();
+    if (this.client.status !== 'ready') await this.#connected();
     if (keys.length === 0) return [];
     const full = keys.map((k) => this.#key(k));
     const texts = await this.#mget(full);
@@ -194,7 +194,7 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
    * `SerializationError` writes nothing anywhere).
    */
   async write(key: string, payload: string, ttl: number | undefined, grace: number, tags: readonly string[] | undefined): Promise<void> {
-    await this.#connected();
+    if (this.client.status !== 'ready') await this.#connected();
     const full = this.#key(key);
     const text = encodeEntry(payload, ttl === undefined ? undefined : Date.now() + ttl, this.#checkTags(tags));
     const px = ttl === undefined ? 0 : ttl + grace;
@@ -208,12 +208,12 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
   }
 
   async delete(key: string): Promise<boolean> {
-    await this.#connected();
+    if (this.client.status !== 'ready') await this.#connected();
     return (await this.client.unlink(this.#key(key))) > 0;
   }
 
   async incr(key: string, by = 1): Promise<number> {
-    await this.#connected();
+    if (this.client.status !== 'ready') await this.#connected();
     const ttl = this.#defaultTtl;
     const header = encodeEntry('', ttl === undefined ? undefined : Date.now() + ttl, undefined);
     try {
@@ -236,18 +236,18 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
   }
 
   async deleteMany(keys: readonly string[]): Promise<number> {
-    await this.#connected();
+    if (this.client.status !== 'ready') await this.#connected();
     const full = [...new Set(keys)].map((k) => this.#key(k));
     return this.#unlink(full);
   }
 
   async deletePattern(glob: string): Promise<number> {
-    await this.#connected();
+    if (this.client.status !== 'ready') await this.#connected();
     return this.#unlink(await this.#scan(escapeGlob(this.prefix) + glob, true));
   }
 
   async invalidateTags(tags: readonly string[]): Promise<number> {
-    await this.#connected();
+    if (this.client.status !== 'ready') await this.#connected();
     const checked = this.#checkTags(tags) ?? [];
     if (checked.length === 0) return 0;
     const tagKeys = checked.map((t) => this.#tagKey(t));
@@ -263,19 +263,19 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
 
   /** Removes every key under the prefix (internal keys included), never the whole database. */
   async clear(): Promise<void> {
-    await this.#connected();
+    if (this.client.status !== 'ready') await this.#connected();
     await this.#unlink(await this.#scan(`${escapeGlob(this.prefix)}*`, false));
   }
 
   async lock(key: string, ttl: number): Promise<string | undefined> {
-    await this.#connected();
+    if (this.client.status !== 'ready') await this.#connected();
     const token = randomUUID();
     const ok = await this.client.set(this.#lockKey(key), token, 'PX', ttl, 'NX');
     return ok === 'OK' ? token : undefined;
   }
 
   async unlock(key: string, token: string): Promise<void> {
-    await this.#connected();
+    if (this.client.status !== 'ready') await this.#connected();
     await this.#scripts.unlock(this.#lockKey(key), token);
   }
 
@@ -338,7 +338,7 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
   }
 
   async #header(key: string): Promise<{ stale: boolean; freshFor: number | undefined } | undefined> {
-    await this.#connected();
+    if (this.client.status !== 'ready') await this.#connected();
     const header = (await this.#scripts.headerOnly(this.#key(key))) as string | null;
     if (header === null || header === '') return undefined;
     const entry = decodeEntry(header);
