@@ -74,6 +74,14 @@ export class CircuitBreaker {
     this.#hooks.onClose();
   }
 
+  /** Probes now instead of at the next `breakDuration` (the connection just came back). */
+  probeNow(): void {
+    if (!this.#open || this.#probing) return;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#probe();
+  }
+
   dispose(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;

@@ -78,6 +78,8 @@ export class RemoteTier {
           this.#reported = true;
         }
         this.#lost = !ready;
+        // A fresh connection is the best moment to find out whether Redis answers again.
+        if (ready) this.#breaker.probeNow();
         this.#update();
       }),
       store.onError((error) => {
