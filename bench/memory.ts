@@ -21,6 +21,7 @@ import type { KeySet } from './lib/keys.js';
 import { makeKeySet } from './lib/keys.js';
 import type { HeapCell, ThroughputResult } from './lib/report.js';
 import { evaluateTargets, formatOps, heapTable, sizeLabel, targetsTable, throughputTables, ttlLabel } from './lib/report.js';
+import { collect, log, message, seconds } from './lib/run.js';
 import type { Operation, Timing } from './lib/throughput.js';
 import { OPERATIONS, prepareOperation } from './lib/throughput.js';
 
@@ -44,22 +45,6 @@ const HEAP_CASES: readonly HeapCase[] = CONTESTANTS.flatMap((contestant) =>
 
 /** A smoke run writes apart, so it never replaces the numbers of the last full run. */
 const RESULTS_FILE = new URL(QUICK ? './results/memory-quick.json' : './results/memory-latest.json', import.meta.url);
-
-function log(message: string): void {
-  process.stderr.write(`${message}\n`);
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-function seconds(since: number): number {
-  return Math.round((performance.now() - since) / 100) / 10;
-}
-
-function collect(): void {
-  globalThis.gc?.();
-}
 
 /** A contestant's filled cache inside a heat, with what its rounds measured so far. */
 interface Entrant {

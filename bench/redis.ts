@@ -41,6 +41,7 @@ import {
   throughputTable,
 } from './lib/redis-report.js';
 import { formatOps } from './lib/report.js';
+import { collect, log, message, seconds } from './lib/run.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 
@@ -85,22 +86,6 @@ const RESULTS_FILE = new URL(
   QUICK ? './results/redis-quick.json' : ONLY.length !== 0 ? './results/redis-partial.json' : './results/redis-latest.json',
   import.meta.url,
 );
-
-function log(message: string): void {
-  process.stderr.write(`${message}\n`);
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-function seconds(since: number): number {
-  return Math.round((performance.now() - since) / 100) / 10;
-}
-
-function collect(): void {
-  globalThis.gc?.();
-}
 
 /** Factory calls so far, all contestants together (read as differences around a run). */
 let factoryCalls = 0;
