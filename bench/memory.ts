@@ -21,7 +21,7 @@ import type { KeySet } from './lib/keys.js';
 import { makeKeySet } from './lib/keys.js';
 import type { HeapCell, ThroughputResult } from './lib/report.js';
 import { evaluateTargets, formatOps, heapTable, sizeLabel, targetsTable, throughputTables, ttlLabel } from './lib/report.js';
-import { collect, log, message, seconds } from './lib/run.js';
+import { collect, log, machineMeta, message, seconds } from './lib/run.js';
 import type { Operation, Timing } from './lib/throughput.js';
 import { OPERATIONS, prepareOperation } from './lib/throughput.js';
 
@@ -190,13 +190,7 @@ async function main(): Promise<void> {
   process.stdout.write(`\n${report}\n`);
 
   const meta = {
-    date: new Date().toISOString(),
-    quick: QUICK,
-    node: process.version,
-    v8: process.versions.v8,
-    platform: `${os.platform()} ${os.arch()}`,
-    cpu: os.cpus()[0]?.model ?? 'unknown',
-    cores: os.availableParallelism(),
+    ...machineMeta(QUICK),
     sizes: SETTINGS.sizes,
     heapEntries: SETTINGS.heapEntries,
     rounds: SETTINGS.rounds,

@@ -41,7 +41,7 @@ import {
   throughputTable,
 } from './lib/redis-report.js';
 import { formatOps } from './lib/report.js';
-import { collect, log, message, seconds } from './lib/run.js';
+import { collect, log, machineMeta, message, seconds } from './lib/run.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 
@@ -480,13 +480,7 @@ async function main(): Promise<void> {
   process.stdout.write(`\n${report}\n`);
 
   const meta = {
-    date: new Date().toISOString(),
-    quick: QUICK,
-    node: process.version,
-    v8: process.versions.v8,
-    platform: `${os.platform()} ${os.arch()}`,
-    cpu: os.cpus()[0]?.model ?? 'unknown',
-    cores: os.availableParallelism(),
+    ...machineMeta(QUICK),
     loadAverage: os.loadavg(),
     workload: WORKLOAD,
     ttlMs: TTL_MS,

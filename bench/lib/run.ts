@@ -1,4 +1,5 @@
 /** Small helpers every benchmark entry point shares. */
+import os from 'node:os';
 
 /** Progress goes to stderr, so stdout holds only the tables. */
 export function log(message: string): void {
@@ -17,4 +18,17 @@ export function seconds(since: number): number {
 /** A full collection between phases when the process runs with --expose-gc. */
 export function collect(): void {
   globalThis.gc?.();
+}
+
+/** What a result file records about the machine and the run. */
+export function machineMeta(quick: boolean): Record<string, unknown> {
+  return {
+    date: new Date().toISOString(),
+    quick,
+    node: process.version,
+    v8: process.versions.v8,
+    platform: `${os.platform()} ${os.arch()}`,
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    cores: os.availableParallelism(),
+  };
 }
