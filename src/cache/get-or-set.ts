@@ -36,7 +36,7 @@ export async function load<T>(
 ): Promise<T> {
   const stale = core.l1.getStale(key) as StaleEntry<T> | undefined;
   // 1. fail-safe throttling
-  if (stale !== undefined && core.inBackoff(key)) return stale.value;
+  if (stale !== undefined && core.inBackoff(key)) return count(core, key, undefined, stale.value);
   // 2. single flight (with a shared tier, the run reads L2 before calling the factory)
   const flight = core.flights.join<T>(key) ?? start(core, key, prefix, factory, options, stale);
   // 3. wait under this caller's own timeouts
@@ -90,9 +90,9 @@ export async function load<T>(
  * With a shared tier, a getOrSet lookup is a hit if L2 had the value and a miss otherwise
  * (without one, the facade counted the miss already).
  */
-function count<V>(core: CacheCore, key: string, flight: Flight<unknown>, value: V): V {
+function count<V>(core: CacheCore, key: string, flight: Flight<unknown> | undefined, value: V): V {
   if (core.remote === undefined) return value;
-  const hit = flight.fromL2 && value !== undefined;
+  const hit = flight?.fromL2 === true && value !== undefined;
   if (hit) core.hits++;
   else core.misses++;
   const event = hit ? 'hit' : 'miss';
