@@ -56,11 +56,6 @@ export function decimalTimes(decimal: string, factor: number): number {
   return Number((scaled + scale - 1n) / scale);
 }
 
-/** Same as {@link parseDuration} but passes `undefined` through. */
-export function parseOptionalDuration(value: unknown, option: string, rules?: DurationRules): number | undefined {
-  return value === undefined ? undefined : parseDuration(value, option, rules);
-}
-
 /** A delay safe for `setTimeout`: clamped to Node's limit so it never fires early. */
 export function timerDelay(ms: number): number {
   return ms > MAX_TIMER_MS ? MAX_TIMER_MS : ms;

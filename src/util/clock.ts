@@ -18,6 +18,3 @@ export function cachedNow(): number {
   setTimeout(forget, 1).unref();
   return now;
 }
-
-/** The clock used when none is given. */
-export const systemClock: Clock = { now: cachedNow };

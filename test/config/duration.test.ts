@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { inspect } from 'node:util';
 import { ConfigError, createCache, memoryStore, parseDuration } from '../../src/index.js';
-import { MAX_TIMER_MS, parseOptionalDuration, timerDelay } from '../../src/config/duration.js';
+import { MAX_TIMER_MS, timerDelay } from '../../src/config/duration.js';
 import { fakeClock } from '../helpers/clock.js';
 import { guardProcess } from '../helpers/guard.js';
 
@@ -90,12 +90,6 @@ describe('parseDuration', () => {
     assert.throws(() => parseDuration('0.0ms', 'ttl'), isConfigError('ttl'));
     assert.equal(parseDuration(0, 'timeout.soft', { allowZero: true }), 0);
     assert.equal(parseDuration('0ms', 'timeout.soft', { allowZero: true }), 0);
-  });
-
-  it('parseOptionalDuration passes undefined through', () => {
-    assert.equal(parseOptionalDuration(undefined, 'ttl'), undefined);
-    assert.equal(parseOptionalDuration('1s', 'ttl'), 1_000);
-    assert.throws(() => parseOptionalDuration('soon', 'ttl'), isConfigError('ttl'));
   });
 
   it('timer delays are clamped to Node\'s limit, never shortened otherwise', () => {
