@@ -2,6 +2,7 @@ import type { Fault, Latency, OpenLoopResult } from './redis-load.js';
 import type { RedisContestant } from './redis-contestants.js';
 import { FLOOR } from './redis-contestants.js';
 import { formatOps } from './report.js';
+import type { Target as BaseTarget } from './report.js';
 
 /** One contestant at one concurrency: every pass, and the medians the tables show. */
 export interface ThroughputCell {
@@ -37,14 +38,9 @@ export interface GetManyCheck {
   readonly error?: string;
 }
 
-export interface Target {
-  readonly name: string;
-  readonly column: string;
-  readonly actual: number | undefined;
-  readonly need: number;
-  readonly bound: 'min' | 'max';
+/** The memory benchmark's target, with the unit its numbers are in. */
+export interface Target extends BaseTarget {
   readonly unit: 'ratio' | 'ms' | 'count';
-  readonly pass: boolean;
 }
 
 export const FAULT_TITLES: Readonly<Record<Fault, string>> = {

@@ -1,6 +1,7 @@
-import type { RemoteEntry } from '../stores/store.js';
+import type { BusMessage } from '../bus/bus.js';
+import type { RemoteEntry, RemoteStore } from '../stores/store.js';
 import { UNAVAILABLE } from '../tiers/remote-tier.js';
-import { escapeGlob, globToRegExp } from '../util/glob.js';
+import { escapeGlob } from '../util/glob.js';
 import { CacheCore } from './core.js';
 import type { LoadOptions } from './get-or-set.js';
 import { load, loadMany, readRemote, readRemoteMany } from './get-or-set.js';
@@ -238,47 +239,25 @@ export class Cache {
   /** Removes the keys of this namespace matching a Redis-style glob (`*`, `?`, `[...]`). */
   async deletePattern(glob: string): Promise<number> {
     if (typeof glob !== 'string' || glob.length === 0) throw new TypeError('deletePattern: expected a non-empty glob string');
-    const full = escapeGlob(this.#prefix) + glob;
-    const core = this.#core;
-    const re = globToRegExp(full);
-    core.touchedWhere((key) => re.test(key));
-    const local = core.l1.deletePattern(full);
-    const removed = Math.max(local, await this.#remoteCount('deletePattern', (s) => s.deletePattern(full)));
-    core.publish({ type: 'pattern', pattern: full });
-    core.deletes += removed;
-    return removed;
+    const pattern = escapeGlob(this.#prefix) + glob;
+    return this.#invalidate({ type: 'pattern', pattern }, 'deletePattern', (s) => s.deletePattern(pattern));
   }
 
   /** Removes every entry set with any of `tags` (scoped to this namespace). */
   async invalidateTags(tags: readonly string[]): Promise<number> {
     const scoped = scopeTags(tags, this.#prefix);
     if (scoped === undefined) throw new TypeError('invalidateTags: expected an array of tags');
-    const core = this.#core;
-    core.touchedTags(scoped);
-    const local = core.l1.invalidateTags(scoped);
-    const removed = Math.max(local, await this.#remoteCount('invalidateTags', (s) => s.invalidateTags(scoped)));
-    core.publish({ type: 'tags', tags: scoped });
-    core.deletes += removed;
-    return removed;
+    return this.#invalidate({ type: 'tags', tags: scoped }, 'invalidateTags', (s) => s.invalidateTags(scoped));
   }
 
   /** Removes every entry of this namespace (the root: of the whole cache, never the whole Redis). */
   async clear(): Promise<void> {
-    const core = this.#core;
     const prefix = this.#prefix;
-    if (prefix === '') {
-      core.deletes += core.l1.size;
-      core.l1.clear();
-      core.touchedWhere(() => true);
-      core.backoff.clear();
-      await this.#remoteCount('clear', async (s) => (await s.clear(), 0));
-    } else {
-      const pattern = `${escapeGlob(prefix)}*`;
-      core.touchedWhere((key) => key.startsWith(prefix));
-      const local = core.l1.deletePattern(pattern);
-      core.deletes += Math.max(local, await this.#remoteCount('clear', (s) => s.deletePattern(pattern)));
-    }
-    core.publish({ type: 'clear', path: prefix });
+    await this.#invalidate({ type: 'clear', path: prefix }, 'clear', async (s) => {
+      if (prefix !== '') return s.deletePattern(`${escapeGlob(prefix)}*`);
+      await s.clear();
+      return 0;
+    });
   }
 
   /** A view whose keys, tags, patterns and `clear()` stay inside `name` (tenant isolation). */
@@ -362,7 +341,7 @@ export class Cache {
 
   #write(k: string, value: unknown, ttl: number | undefined, grace: number, tags: readonly string[] | undefined): void {
     const core = this.#core;
-    if (core.flights.size !== 0 || core.backoff.size !== 0) core.touched(k);
+    core.touched(k);
     core.l1.write(k, value, ttl, grace, tags);
     core.sets++;
     if (core.emitter.lists.set.length !== 0) core.emitter.emit('set', { key: k, tier: 'l1' });
@@ -418,11 +397,21 @@ export class Cache {
     return removed;
   }
 
-  async #remoteCount(operation: string, fn: (s: NonNullable<CacheCore['remote']>['store']) => Promise<number>): Promise<number> {
-    const remote = this.#core.remote;
-    if (remote === undefined) return 0;
-    const r = await remote.run(operation, undefined, fn);
-    return r === UNAVAILABLE ? 0 : r;
+  /**
+   * A bulk invalidation: memory first (so no run in flight stores the old value back), then L2,
+   * then the other instances. Counts distinct entries: L1 mostly mirrors L2, so the larger count.
+   */
+  async #invalidate(message: BusMessage, operation: string, fn: (s: RemoteStore) => Promise<number>): Promise<number> {
+    const core = this.#core;
+    const local = core.dropLocal(message);
+    let removed = local;
+    if (core.remote !== undefined) {
+      const r = await core.remote.run(operation, undefined, fn);
+      if (r !== UNAVAILABLE) removed = Math.max(local, r);
+      core.publish(message);
+    }
+    core.deletes += removed;
+    return removed;
   }
 
   #entryOptions(options: SetOptions): LoadOptions {

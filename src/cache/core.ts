@@ -119,7 +119,7 @@ export class CacheCore {
     this.bus = options.bus;
     this.#awaitingBus = this.bus !== undefined;
     this.bus?.start(`${prefix}bus`, {
-      message: (message) => this.#apply(message),
+      message: (message) => this.dropLocal(message),
       down: () => {
         this.#diverged = true;
       },
@@ -208,36 +208,40 @@ export class CacheCore {
     this.flushL1();
   }
 
-  /** Another instance changed something: drop our copies (FAULTS.md items 9-10). */
-  #apply(message: BusMessage): void {
+  /**
+   * Drops from memory what `message` invalidates, and keeps runs and reads in flight from storing
+   * it back; returns how many live entries memory lost. The facade calls it for its own
+   * invalidations and the bus for other instances' (FAULTS.md items 9-10), so both do the same.
+   */
+  dropLocal(message: BusMessage): number {
     switch (message.type) {
-      case 'keys':
+      case 'keys': {
+        let removed = 0;
         for (const key of message.keys) {
           this.touched(key);
-          this.l1.delete(key);
+          if (this.l1.delete(key)) removed++;
         }
-        break;
+        return removed;
+      }
       case 'clear': {
         const path = message.path;
-        if (path === '') {
-          this.l1.clear();
-          this.touchedWhere(() => true);
-        } else {
-          this.l1.deletePattern(`${escapeGlob(path)}*`);
+        if (path !== '') {
           this.touchedWhere((key) => key.startsWith(path));
+          return this.l1.deletePattern(`${escapeGlob(path)}*`);
         }
-        break;
+        const removed = this.l1.size;
+        this.l1.clear();
+        this.touchedWhere(() => true);
+        return removed;
       }
       case 'pattern': {
         const re = globToRegExp(message.pattern);
-        this.l1.deletePattern(message.pattern);
         this.touchedWhere((key) => re.test(key));
-        break;
+        return this.l1.deletePattern(message.pattern);
       }
       case 'tags':
         this.touchedTags(message.tags);
-        this.l1.invalidateTags(message.tags);
-        break;
+        return this.l1.invalidateTags(message.tags);
     }
   }
 
