@@ -29,7 +29,7 @@ export { cached, type CachedFunction, type CachedOptions } from './functions/cac
 export { Cached, InvalidatesCache, type CachedDecoratorOptions, type InvalidatesCacheOptions } from './functions/decorators.js';
 export { EventInvalidator, type DomainEvent, type Invalidation } from './functions/event-invalidator.js';
 export { stableHash } from './functions/stable-hash.js';
-export { CacheError, ConfigError, InvalidKeyError, SerializationError, CacheTimeoutError, type CacheErrorCode } from './errors/index.js';
+export { CacheError, ConfigError, InvalidKeyError, SerializationError, CacheTimeoutError, StoreError, CacheClosedError, type CacheErrorCode } from './errors/index.js';
 export { parseDuration, type Duration, type DurationUnit } from './config/duration.js';
 export { readEnv, type EnvConfig, type Backend } from './config/env.js';
 export { escapeGlob } from './util/glob.js';

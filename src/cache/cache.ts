@@ -1,7 +1,9 @@
 import type { BusMessage } from '../bus/bus.js';
 import type { RemoteEntry, RemoteStore } from '../stores/store.js';
 import { UNAVAILABLE } from '../tiers/remote-tier.js';
-import { escapeGlob } from '../util/glob.js';
+import { CacheClosedError } from '../errors/cache-closed-error.js';
+import { StoreError } from '../errors/store-error.js';
+import { checkGlob, escapeGlob } from '../util/glob.js';
 import { CacheCore } from './core.js';
 import type { LoadOptions } from './get-or-set.js';
 import { load, loadMany, readRemote, readRemoteMany } from './get-or-set.js';
@@ -55,6 +57,7 @@ export class Cache {
   }
 
   async get<T = unknown>(key: string): Promise<T | undefined> {
+    if (this.#core.closed) throw new CacheClosedError('get');
     checkKey(key);
     const k = this.#prefix === '' ? key : this.#prefix + key;
     const core = this.#core;
@@ -81,6 +84,7 @@ export class Cache {
   }
 
   async set(key: string, value: unknown, options?: SetOptions): Promise<void> {
+    if (this.#core.closed) throw new CacheClosedError('set');
     checkKey(key);
     if (value === undefined) throw new TypeError(`set: undefined cannot be cached (key "${key}"); use delete() or null`);
     const k = this.#prefix === '' ? key : this.#prefix + key;
@@ -91,11 +95,13 @@ export class Cache {
   }
 
   async delete(key: string): Promise<boolean> {
+    if (this.#core.closed) throw new CacheClosedError('delete');
     checkKey(key);
     return (await this.#deleteKeys([this.#prefix + key])) > 0;
   }
 
   async has(key: string): Promise<boolean> {
+    if (this.#core.closed) throw new CacheClosedError('has');
     checkKey(key);
     const k = this.#prefix + key;
     const core = this.#core;
@@ -106,6 +112,7 @@ export class Cache {
   }
 
   async ttl(key: string): Promise<number | undefined> {
+    if (this.#core.closed) throw new CacheClosedError('ttl');
     checkKey(key);
     const k = this.#prefix + key;
     const core = this.#core;
@@ -117,6 +124,7 @@ export class Cache {
 
   /** Adds `by` atomically (across processes on Redis; in memory while Redis is away). */
   async incr(key: string, by = 1): Promise<number> {
+    if (this.#core.closed) throw new CacheClosedError('incr');
     checkKey(key);
     if (typeof by !== 'number' || !Number.isFinite(by)) throw new TypeError(`incr: by must be a finite number, got ${String(by)}`);
     const k = this.#prefix + key;
@@ -137,6 +145,7 @@ export class Cache {
   }
 
   async getMany<T = unknown>(keys: readonly string[]): Promise<(T | undefined)[]> {
+    if (this.#core.closed) throw new CacheClosedError('getMany');
     checkKeys(keys, 'getMany');
     const core = this.#core;
     const out = new Array<T | undefined>(keys.length);
@@ -167,6 +176,7 @@ export class Cache {
   }
 
   async setMany(entries: readonly SetManyEntry[]): Promise<void> {
+    if (this.#core.closed) throw new CacheClosedError('setMany');
     if (!Array.isArray(entries)) throw new TypeError('setMany: entries must be an array of { key, value, ttl?, tags? }');
     const core = this.#core;
     // Validate (and encode) everything first: bad input writes nothing.
@@ -185,6 +195,7 @@ export class Cache {
   }
 
   async deleteMany(keys: readonly string[]): Promise<number> {
+    if (this.#core.closed) throw new CacheClosedError('deleteMany');
     checkKeys(keys, 'deleteMany');
     return this.#deleteKeys([...new Set(keys)].map((k) => this.#prefix + k));
   }
@@ -194,6 +205,7 @@ export class Cache {
    * run the factory once; `grace` and `timeout` make it fail-safe (see the README).
    */
   async getOrSet<T>(key: string, factory: Factory<T>, options?: GetOrSetOptions): Promise<T> {
+    if (this.#core.closed) throw new CacheClosedError('getOrSet');
     checkKey(key);
     if (typeof factory !== 'function') throw new TypeError('getOrSet: factory must be a function');
     const resolved = options === undefined ? this.#defaults : this.#loadOptions(options);
@@ -215,6 +227,7 @@ export class Cache {
    * array of missing keys (none: no call).
    */
   async getOrSetMany<T>(keys: readonly string[], factory: BatchFactory<T>, options?: GetOrSetOptions): Promise<(T | undefined)[]> {
+    if (this.#core.closed) throw new CacheClosedError('getOrSetMany');
     checkKeys(keys, 'getOrSetMany');
     if (typeof factory !== 'function') throw new TypeError('getOrSetMany: factory must be a function');
     const resolved = options === undefined ? this.#defaults : this.#loadOptions(options);
@@ -238,20 +251,28 @@ export class Cache {
 
   /** Removes the keys of this namespace matching a Redis-style glob (`*`, `?`, `[...]`). */
   async deletePattern(glob: string): Promise<number> {
-    if (typeof glob !== 'string' || glob.length === 0) throw new TypeError('deletePattern: expected a non-empty glob string');
+    if (this.#core.closed) throw new CacheClosedError('deletePattern');
+    checkGlob(glob, 'deletePattern');
     const pattern = escapeGlob(this.#prefix) + glob;
     return this.#invalidate({ type: 'pattern', pattern }, 'deletePattern', (s) => s.deletePattern(pattern));
   }
 
   /** Removes every entry set with any of `tags` (scoped to this namespace). */
   async invalidateTags(tags: readonly string[]): Promise<number> {
+    if (this.#core.closed) throw new CacheClosedError('invalidateTags');
     const scoped = scopeTags(tags, this.#prefix);
     if (scoped === undefined) throw new TypeError('invalidateTags: expected an array of tags');
-    return this.#invalidate({ type: 'tags', tags: scoped }, 'invalidateTags', (s) => s.invalidateTags(scoped));
+    const parts: ((s: RemoteStore) => Promise<number>)[] = [];
+    for (let i = 0; i < scoped.length; i += CHUNK) {
+      const chunk = scoped.length <= CHUNK ? scoped : scoped.slice(i, i + CHUNK);
+      parts.push((s) => s.invalidateTags(chunk));
+    }
+    return this.#invalidate({ type: 'tags', tags: scoped }, 'invalidateTags', ...parts);
   }
 
   /** Removes every entry of this namespace (the root: of the whole cache, never the whole Redis). */
   async clear(): Promise<void> {
+    if (this.#core.closed) throw new CacheClosedError('clear');
     const prefix = this.#prefix;
     await this.#invalidate({ type: 'clear', path: prefix }, 'clear', async (s) => {
       if (prefix !== '') return s.deletePattern(`${escapeGlob(prefix)}*`);
@@ -288,6 +309,7 @@ export class Cache {
       stats.l2Available = core.remote.available;
       stats.l1Flushes = core.l1Flushes;
     }
+    if (core.bus !== undefined) stats.busHealthy = core.bus.healthy;
     return stats;
   }
 
@@ -299,9 +321,13 @@ export class Cache {
     return off;
   }
 
-  /** Stops timers and closes the connections the cache opened (a client passed in stays open). */
-  async close(): Promise<void> {
-    await this.#core.close();
+  /**
+   * Waits up to `closeTimeout` for calls to Redis in flight (write-backs included), then stops
+   * timers and closes the connections the cache opened (a client passed in stays open).
+   * Idempotent; afterwards every method rejects with `CacheClosedError` (`HOARD_CLOSED`).
+   */
+  close(): Promise<void> {
+    return this.#core.close();
   }
 
   /** @internal Test hook: sizes of the bounded auxiliary structures. */
@@ -349,7 +375,10 @@ export class Cache {
 
   /**
    * Writes to both tiers: L1 at once (in a Redis-only cache, only if Redis cannot take the write),
-   * then L2 within one `l2Timeout` for the whole batch, then tells the other instances.
+   * then L2, in chunks each bounded by `l2Timeout`, then tells the other instances. Each key is
+   * one command in L2, so the writes land in the order they were issued. When Redis refuses the
+   * write (OOM, NOPERM), the memory copies go too and the call rejects with `StoreError`: no
+   * instance may serve a value Redis does not hold while Redis is up.
    */
   async #writeTiers(entries: readonly { k: string; value: unknown; payload: string; o: LoadOptions }[]): Promise<void> {
     const core = this.#core;
@@ -360,17 +389,29 @@ export class Cache {
       else core.l1.delete(k);
     }
     const key = entries.length === 1 ? entries[0]!.k : undefined;
-    const r = await remote.run(entries.length === 1 ? 'set' : 'setMany', key, (s) =>
-      Promise.all(entries.map(({ k, payload, o }) => s.write(k, payload, o.ttl, o.grace, o.tags))),
-    );
-    if (r === UNAVAILABLE && !core.tiered) {
+    const operation = entries.length === 1 ? 'set' : 'setMany';
+    let unavailable = false;
+    let failure: StoreError | undefined;
+    for (let i = 0; i < entries.length; i += CHUNK) {
+      const chunk = entries.length <= CHUNK ? entries : entries.slice(i, i + CHUNK);
+      try {
+        const r = await remote.run(operation, key, (s) => Promise.all(chunk.map(({ k, payload, o }) => s.write(k, payload, o.ttl, o.grace, o.tags))));
+        if (r === UNAVAILABLE) unavailable = true;
+      } catch (error) {
+        if (!(error instanceof StoreError)) throw error;
+        failure ??= error;
+        for (const { k } of chunk) core.l1.delete(k);
+      }
+    }
+    if (unavailable && !core.tiered) {
       // Redis-only: while Redis is away the in-memory fallback serves.
       for (const { k, value, o } of entries) core.l1.write(k, value, o.ttl, o.grace, o.tags);
     }
     core.publish({ type: 'keys', keys: entries.map((e) => e.k) });
+    if (failure !== undefined) throw failure;
     core.sets += entries.length;
     if (core.emitter.has('set')) {
-      for (const { k } of entries) core.emitter.emit('set', { key: k, tier: r === UNAVAILABLE ? 'l1' : 'l2' });
+      for (const { k } of entries) core.emitter.emit('set', { key: k, tier: unavailable ? 'l1' : 'l2' });
     }
   }
 
@@ -383,11 +424,22 @@ export class Cache {
     }
     let removed = local.size;
     if (core.remote !== undefined && keys.length !== 0) {
-      const r = await core.remote.run(keys.length === 1 ? 'delete' : 'deleteMany', keys.length === 1 ? keys[0] : undefined, (s) =>
-        s.deleteMany(keys),
-      );
-      if (r !== UNAVAILABLE) removed = Math.max(removed, r);
-      core.publish({ type: 'keys', keys: [...keys] });
+      const remote = core.remote;
+      let inL2 = 0;
+      let answered = false;
+      try {
+        for (let i = 0; i < keys.length; i += CHUNK) {
+          const chunk = keys.length <= CHUNK ? keys : keys.slice(i, i + CHUNK);
+          const r = await remote.run(keys.length === 1 ? 'delete' : 'deleteMany', keys.length === 1 ? keys[0] : undefined, (s) => s.deleteMany(chunk));
+          if (r !== UNAVAILABLE) {
+            answered = true;
+            inL2 += r;
+          }
+        }
+      } finally {
+        core.publish({ type: 'keys', keys: [...keys] });
+      }
+      if (answered) removed = Math.max(removed, inL2);
     }
     core.deletes += removed;
     if (removed !== 0 && core.emitter.has('delete')) {
@@ -400,15 +452,27 @@ export class Cache {
   /**
    * A bulk invalidation: memory first (so no run in flight stores the old value back), then L2,
    * then the other instances. Counts distinct entries: L1 mostly mirrors L2, so the larger count.
+   * When Redis refuses the call (a denied SCAN), the other instances are still told and the call
+   * rejects with `StoreError`: it could not do its job.
    */
-  async #invalidate(message: BusMessage, operation: string, fn: (s: RemoteStore) => Promise<number>): Promise<number> {
+  async #invalidate(message: BusMessage, operation: string, ...parts: ((s: RemoteStore) => Promise<number>)[]): Promise<number> {
     const core = this.#core;
     const local = core.dropLocal(message);
     let removed = local;
     if (core.remote !== undefined) {
-      const r = await core.remote.run(operation, undefined, fn);
-      if (r !== UNAVAILABLE) removed = Math.max(local, r);
-      core.publish(message);
+      try {
+        let inL2 = 0;
+        let answered = false;
+        for (const part of parts) {
+          const r = await core.remote.run(operation, undefined, part);
+          if (r === UNAVAILABLE) continue;
+          answered = true;
+          inL2 += r;
+        }
+        if (answered) removed = Math.max(local, inL2);
+      } finally {
+        core.publish(message);
+      }
     }
     core.deletes += removed;
     return removed;
@@ -442,6 +506,9 @@ export class Cache {
     return resolved;
   }
 }
+
+/** Keys per L2 call of a bulk operation: each part gets its own `l2Timeout`. */
+const CHUNK = 1_000;
 
 function finite(ms: number): number | undefined {
   return ms === Infinity ? undefined : ms;

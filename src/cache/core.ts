@@ -1,3 +1,4 @@
+import { BUS_KEYS_PER_MESSAGE } from '../bus/bus.js';
 import type { Bus, BusMessage } from '../bus/bus.js';
 import { parseDuration } from '../config/duration.js';
 import { ConfigError } from '../errors/config-error.js';
@@ -10,10 +11,11 @@ import type { Serializer } from '../serialization/codec.js';
 import type { RemoteStore, Store, SyncStore } from '../stores/store.js';
 import { RemoteTier } from '../tiers/remote-tier.js';
 import { cachedNow } from '../util/clock.js';
-import { escapeGlob, globToRegExp } from '../util/glob.js';
+import { compileGlob, escapeGlob } from '../util/glob.js';
 import { CacheEmitter } from './emitter.js';
 import { LatencyRecorder } from './latency.js';
 import type { CacheOptions, ErrorEvent } from './types.js';
+import { normalisePrefix } from './validate.js';
 
 /** Defaults of {@link CacheOptions}, in one place. */
 export const CACHE_DEFAULTS = {
@@ -23,7 +25,11 @@ export const CACHE_DEFAULTS = {
   graceBackoff: '10s',
   enabled: true,
   l2Timeout: '50ms',
+  closeTimeout: '1s',
 } as const;
+
+/** Key tests per second that pattern messages from other instances may cost before L1 is flushed instead. */
+const PATTERN_BUDGET = 1_000_000;
 
 /** Most keys remembered as "factory failed, serving stale" at once; the oldest go first. */
 const MAX_BACKOFF_KEYS = 10_000;
@@ -42,8 +48,17 @@ export class CacheCore {
   readonly prefix: string;
   readonly l1: SyncStore;
   readonly remote: RemoteTier | undefined;
-  /** L1 keeps copies of L2 values (two tiers), rather than being only a fallback (Redis-only). */
-  readonly tiered: boolean;
+  /** Configured with two tiers (`l1` + `l2`). */
+  readonly twoTier: boolean;
+  /**
+   * L1 keeps copies of L2 values now, rather than being only a fallback (Redis-only). A two-tier
+   * cache whose bus is not healthy while L2 answers works as Redis-only: without the bus its L1
+   * would serve what other instances changed, so it reads through to L2 until the bus is back.
+   */
+  tiered: boolean;
+  /** Set by `close()`: every method rejects with `CacheClosedError` afterwards. */
+  closed = false;
+  readonly closeTimeout: number;
   readonly bus: Bus | undefined;
   readonly serializer: Serializer;
   readonly defaultTtl: number | undefined;
@@ -70,16 +85,17 @@ export class CacheCore {
   l1Flushes = 0;
   /** L1 may hold what other instances invalidated meanwhile (L2 or the bus was away). */
   #diverged = false;
-  /** The bus has not been up yet: what L1 took in until then was not covered by it. */
-  #awaitingBus = false;
+  #patternWindow = 0;
+  #patternCost = 0;
+  #closing: Promise<void> | undefined;
 
   constructor(options: CacheOptions) {
     const name = options.name ?? CACHE_DEFAULTS.name;
     if (typeof name !== 'string' || name.length === 0) throw new ConfigError('name', 'expected a non-empty string');
     this.name = name;
-    const prefix = options.namespace ?? CACHE_DEFAULTS.namespace;
-    if (typeof prefix !== 'string') throw new ConfigError('namespace', 'expected a string key prefix such as "hoard:"');
+    const prefix = normalisePrefix(options.namespace ?? CACHE_DEFAULTS.namespace, 'namespace');
     this.prefix = prefix;
+    this.closeTimeout = parseDuration(options.closeTimeout ?? CACHE_DEFAULTS.closeTimeout, 'closeTimeout', { allowZero: true });
     const ttl = parseDuration(options.defaultTtl ?? CACHE_DEFAULTS.defaultTtl, 'defaultTtl');
     this.defaultTtl = ttl === Infinity ? undefined : ttl;
     this.defaultGrace = options.defaultGrace === undefined ? 0 : parseDuration(options.defaultGrace, 'defaultGrace');
@@ -96,6 +112,7 @@ export class CacheCore {
     this.lockTtl = resolveLock(options.distributedLock);
     const tiers = resolveTiers(options, enabled);
     this.l1 = tiers.l1;
+    this.twoTier = tiers.tiered;
     this.tiered = tiers.tiered;
     if (tiers.l2 === undefined) {
       if (options.bus !== undefined) throw new ConfigError('bus', 'a bus needs a shared store (l2 or a Redis store)');
@@ -105,10 +122,12 @@ export class CacheCore {
       return;
     }
     const l2Timeout = parseDuration(options.l2Timeout ?? CACHE_DEFAULTS.l2Timeout, 'l2Timeout');
+    tiers.l2.bind(prefix);
     this.remote = new RemoteTier(tiers.l2, l2Timeout, options.circuitBreaker, {
       error: (error, operation, key) => this.error({ error, tier: 'l2', operation, ...(key === undefined ? {} : { key }) }),
       down: (error) => {
         this.#diverged = true;
+        this.#updateMode();
         this.emitter.emit('l2:down', error === undefined ? {} : { error });
       },
       up: () => {
@@ -117,14 +136,61 @@ export class CacheCore {
       },
     });
     this.bus = options.bus;
-    this.#awaitingBus = this.bus !== undefined;
     this.bus?.start(`${prefix}bus`, {
-      message: (message) => this.dropLocal(message),
+      message: (message) => this.#receive(message),
       down: () => {
         this.#diverged = true;
+        this.#updateMode();
       },
       up: () => this.#recover(),
+      error: (error, operation) => this.error({ error, tier: 'l2', operation }),
     });
+    this.#updateMode();
+  }
+
+  /** Whether the bus is subscribed and hears itself (no bus: true). */
+  get busHealthy(): boolean {
+    return this.bus === undefined || this.bus.healthy;
+  }
+
+  /**
+   * Two tiers keep L1 only while nothing can be missed: the bus is healthy, or L2 is away too (an
+   * outage, where L1 keeps serving and is flushed once everything is back). With L2 up and the
+   * bus not (it cannot subscribe, lost its subscription, missed heartbeats), L1 is flushed and
+   * reads go to L2, as in a Redis-only cache.
+   */
+  #updateMode(): void {
+    if (!this.twoTier) return;
+    const tiered = this.busHealthy || this.remote?.available !== true;
+    if (tiered === this.tiered) return;
+    this.tiered = tiered;
+    if (tiered) return;
+    // This flush is the one the outage calls for: L1 stays unused until the bus is back, so
+    // nothing in it can have diverged then (unless L2 goes away meanwhile, which marks it again).
+    this.#diverged = false;
+    if (this.l1.size !== 0) this.flushL1();
+  }
+
+  /**
+   * A message of another instance. Pattern messages scan all of L1, so their cost is bounded: past
+   * a budget of key tests per second, L1 is flushed instead (what a lost message would cause),
+   * and the scans that follow find it nearly empty.
+   */
+  #receive(message: BusMessage): void {
+    if (message.type === 'pattern') {
+      const now = this.now();
+      if (now - this.#patternWindow >= 1_000) {
+        this.#patternWindow = now;
+        this.#patternCost = 0;
+      }
+      this.#patternCost += this.l1.size + this.flights.size + this.reads.size;
+      if (this.#patternCost > PATTERN_BUDGET) {
+        if (this.l1.size !== 0) this.flushL1();
+        else this.touchedWhere(() => true);
+        return;
+      }
+    }
+    this.dropLocal(message);
   }
 
   error(event: ErrorEvent): void {
@@ -179,6 +245,15 @@ export class CacheCore {
   publish(message: BusMessage): void {
     const bus = this.bus;
     if (bus === undefined) return;
+    if (message.type === 'keys' && message.keys.length > BUS_KEYS_PER_MESSAGE) {
+      // Receivers refuse larger messages (bus.ts): a 100k-key deleteMany goes out in parts.
+      for (let i = 0; i < message.keys.length; i += BUS_KEYS_PER_MESSAGE) this.publish({ type: 'keys', keys: message.keys.slice(i, i + BUS_KEYS_PER_MESSAGE) });
+      return;
+    }
+    if (message.type === 'tags' && message.tags.length > BUS_KEYS_PER_MESSAGE) {
+      for (let i = 0; i < message.tags.length; i += BUS_KEYS_PER_MESSAGE) this.publish({ type: 'tags', tags: message.tags.slice(i, i + BUS_KEYS_PER_MESSAGE) });
+      return;
+    }
     bus.publish(message).catch((error: unknown) => this.error({ error: toError(error), tier: 'l2', operation: 'publish' }));
   }
 
@@ -192,17 +267,9 @@ export class CacheCore {
 
   /** L2 and the bus are both back: flush L1 once if anything could have been missed meanwhile. */
   #recover(): void {
+    this.#updateMode();
     if (this.remote?.available !== true) return;
     if (this.bus !== undefined && !this.bus.healthy) return;
-    if (this.#awaitingBus) {
-      // The first subscription: whatever L1 cached before it may have missed invalidations.
-      this.#awaitingBus = false;
-      if (this.l1.size !== 0) {
-        this.#diverged = false;
-        this.flushL1();
-        return;
-      }
-    }
     if (!this.#diverged) return;
     this.#diverged = false;
     this.flushL1();
@@ -235,8 +302,8 @@ export class CacheCore {
         return removed;
       }
       case 'pattern': {
-        const re = globToRegExp(message.pattern);
-        this.touchedWhere((key) => re.test(key));
+        const matches = compileGlob(message.pattern);
+        this.touchedWhere(matches);
         return this.l1.deletePattern(message.pattern);
       }
       case 'tags':
@@ -245,10 +312,20 @@ export class CacheCore {
     }
   }
 
-  async close(): Promise<void> {
-    this.l1.close();
-    this.remote?.dispose();
-    await Promise.allSettled([this.bus?.close(), this.remote?.store.close()]);
+  /**
+   * Stops taking calls, waits up to `closeTimeout` for calls to L2 in flight (write-backs
+   * included) to settle, then closes the bus and the connections the cache opened. Idempotent:
+   * every call returns the same promise.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.closed = true;
+      await this.remote?.drain(this.closeTimeout);
+      this.remote?.dispose();
+      this.l1.close();
+      await Promise.allSettled([this.bus?.close(), this.remote?.store.close()]);
+    })();
+    return this.#closing;
   }
 }
 

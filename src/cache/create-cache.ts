@@ -5,6 +5,7 @@ import { MemoryStore } from '../memory/memory-store.js';
 import { nullStore } from '../memory/null-store.js';
 import { Cache } from './cache.js';
 import type { CacheOptions } from './types.js';
+import { normalisePrefix } from './validate.js';
 
 /**
  * Builds the cache of a backend that lives outside the core (`redis`, `tiered`). The `hoard/redis`
@@ -35,7 +36,7 @@ export function createCache(options: CacheOptions = {}, env: Env = process.env):
   const config = readEnv(env);
   const merged: CacheOptions = {
     ...options,
-    namespace: options.namespace ?? config.keyPrefix,
+    namespace: options.namespace ?? (config.keyPrefix === undefined ? undefined : normalisePrefix(config.keyPrefix, 'CACHE_KEY_PREFIX')),
     defaultTtl: options.defaultTtl ?? config.ttl,
     enabled: options.enabled ?? config.enabled,
   };

@@ -1,7 +1,7 @@
 import { CacheTimeoutError } from '../errors/cache-timeout-error.js';
 import { TIMED_OUT, withDeadline } from '../resilience/deadline.js';
 import type { Flight } from '../resilience/single-flight.js';
-import type { RemoteEntry, StaleEntry } from '../stores/store.js';
+import type { RemoteEntry, StaleEntry, WriteStamp } from '../stores/store.js';
 import { UNAVAILABLE } from '../tiers/remote-tier.js';
 import { toError } from '../errors/to-error.js';
 import type { CacheCore } from './core.js';
@@ -117,8 +117,14 @@ function start<T>(
   const ctx = new Context<T>(flight, stale?.value, prefix);
   let ttl = options.ttl;
   let grace = options.grace;
+  const started = performance.now();
+  // A tagged result is true as of the moment this run began, in Redis' own clock: an
+  // invalidation of one of its tags after that moment makes it invalid (lazy tags, redis-store.ts).
+  // The clock is read alongside the first L2 read, in the same round trip.
+  let stampAt: Promise<number | undefined> | undefined;
   const run = async (): Promise<T> => {
     if (core.remote !== undefined) {
+      if (options.tags !== undefined && options.tags.length !== 0) stampAt = serverTime(core, key);
       const entry = (await readRemote(core, key)) as RemoteEntry<T> | undefined;
       if (entry !== undefined && !entry.stale) {
         flight.fromL2 = true;
@@ -143,8 +149,12 @@ function start<T>(
       core.flights.settle(flight);
       if (flight.fromL2) return value;
       if (ctx.options !== undefined) ({ ttl, grace } = ctx.apply(ttl, grace));
-      if (value !== undefined && !ctx.skipped && mayStore(flight)) store(core, flight, key, value, ttl, grace, 'getOrSet');
-      else releaseLock(flight);
+      if (value !== undefined && !ctx.skipped && mayStore(flight)) {
+        if (stampAt === undefined) store(core, flight, key, value, ttl, grace, 'getOrSet', { age: performance.now() - started });
+        else void stampAt.then((at) => store(core, flight, key, value, ttl, grace, 'getOrSet', at === undefined ? { age: performance.now() - started } : { at }));
+      } else {
+        releaseLock(flight);
+      }
       return value;
     },
     (error: unknown) => {
@@ -175,7 +185,9 @@ function store<T>(
   ttl: number | undefined,
   grace: number,
   operation: string,
+  stamp: WriteStamp,
 ): void {
+  if (core.closed) return;
   const remote = core.remote;
   core.flights.supersedeOlder(flight);
   if (core.backoff.size !== 0) core.backoff.delete(key);
@@ -196,10 +208,12 @@ function store<T>(
   const tags = flight.tags;
   if (core.tiered || !remote.available) core.l1.write(key, value, ttl, grace, tags);
   core.sets++;
-  remote.background(operation, key, (s) => s.write(key, payload, ttl, grace, tags), (ok) => {
+  remote.background(operation, key, (s) => s.write(key, payload, ttl, grace, tags, stamp), (result) => {
     releaseLock(flight); // after the write: waiting instances now find the value in L2
-    if (ok) core.publish({ type: 'keys', keys: [key] });
-    else if (!core.tiered && !flight.superseded) core.l1.write(key, value, ttl, grace, tags);
+    if (result === 'ok') core.publish({ type: 'keys', keys: [key] });
+    else if (result === 'unavailable' && !core.tiered && !flight.superseded) core.l1.write(key, value, ttl, grace, tags);
+    // Refused by Redis (OOM, NOPERM): reported; the memory copy would outlive what Redis holds.
+    else if (result === 'refused' && core.tiered) core.l1.delete(key);
   });
   if (core.emitter.has('set')) core.emitter.emit('set', { key, tier: 'l2' });
 }
@@ -214,13 +228,28 @@ export function readRemote(core: CacheCore, key: string): Promise<RemoteEntry | 
   const joined = core.reads.join<RemoteEntry | undefined>(key);
   if (joined !== undefined) return joined.promise;
   const flight = core.reads.start<RemoteEntry | undefined>(key, undefined);
-  flight.promise = core.remote!.run('get', key, (s) => s.getEntry(key)).then((entry) => {
-    core.reads.settle(flight);
-    if (entry === UNAVAILABLE || entry === undefined) return undefined;
-    backfill(core, flight, key, entry);
-    return entry;
-  });
+  flight.promise = core.remote!.run('get', key, (s) => s.getEntry(key)).then(
+    (entry) => {
+      core.reads.settle(flight);
+      if (entry === UNAVAILABLE || entry === undefined) return undefined;
+      backfill(core, flight, key, entry);
+      return entry;
+    },
+    () => {
+      // Redis answered with an error (reported as an event): a miss for this call alone.
+      core.reads.settle(flight);
+      return undefined;
+    },
+  );
   return flight.promise;
+}
+
+/** Redis' clock in µs, or undefined when it cannot be had in time. */
+function serverTime(core: CacheCore, key: string): Promise<number | undefined> {
+  return core.remote!.run('time', key, (s) => s.time()).then(
+    (t) => (t === UNAVAILABLE ? undefined : t),
+    () => undefined,
+  );
 }
 
 /** {@link readRemote} for many keys in one round trip. */
@@ -232,10 +261,17 @@ export async function readRemoteMany(core: CacheCore, keys: readonly string[]): 
     if (joined !== undefined) flights[i] = joined;
     else fresh.push(i);
   });
-  if (fresh.length !== 0) {
-    const wanted = fresh.map((i) => keys[i]!);
-    const batch = core.remote!.run('getMany', undefined, (s) => s.getEntries(wanted));
-    fresh.forEach((i, j) => {
+  // Parts of at most CHUNK keys, sent one after another, each with its own l2Timeout: a 100k-key
+  // call neither overflows an argument list nor waits for one reply larger than a deadline allows.
+  let previous: Promise<unknown> = Promise.resolve();
+  for (let from = 0; from < fresh.length; from += READ_CHUNK) {
+    const part = fresh.slice(from, from + READ_CHUNK);
+    const wanted = part.map((i) => keys[i]!);
+    const batch = previous.then(() =>
+      core.remote!.run('getMany', undefined, (s) => s.getEntries(wanted)).catch((): typeof UNAVAILABLE => UNAVAILABLE),
+    );
+    previous = batch;
+    part.forEach((i, j) => {
       const key = keys[i]!;
       const flight = core.reads.start<RemoteEntry | undefined>(key, undefined);
       flight.promise = batch.then((entries) => {
@@ -251,6 +287,8 @@ export async function readRemoteMany(core: CacheCore, keys: readonly string[]): 
   return Promise.all(flights.map((f) => f.promise));
 }
 
+const READ_CHUNK = 1_000;
+
 const LOCK_POLL_MS = 20;
 
 /**
@@ -264,7 +302,8 @@ async function acquireLock<T>(core: CacheCore, flight: Flight<T>, key: string): 
   const ttl = core.lockTtl!;
   const giveUp = Date.now() + ttl + LOCK_POLL_MS * 5;
   for (;;) {
-    const token = await remote.run('lock', key, (s) => s.lock(key, ttl));
+    // A lock Redis refuses (NOPERM) is no lock: the run goes on without it.
+    const token = await remote.run('lock', key, (s) => s.lock(key, ttl)).catch((): typeof UNAVAILABLE => UNAVAILABLE);
     if (token === UNAVAILABLE) return undefined;
     if (token !== undefined) {
       flight.release = () => remote.background('unlock', key, (s) => s.unlock(key, token), noop);
@@ -351,6 +390,7 @@ export async function loadMany<T>(
   factory: BatchFactory<T>,
   options: LoadOptions,
 ): Promise<(T | undefined)[]> {
+  const started = performance.now();
   const flights = new Array<Flight<T>>(keys.length);
   const stales = new Array<StaleEntry<T> | undefined>(keys.length);
   const toLoad: number[] = [];
@@ -378,7 +418,7 @@ export async function loadMany<T>(
         (values) => {
           core.flights.settle(flight);
           const value = values.get(userKey);
-          if (value !== undefined && mayStore(flight)) store(core, flight, key, value, options.ttl, options.grace, 'getOrSetMany');
+          if (value !== undefined && mayStore(flight)) store(core, flight, key, value, options.ttl, options.grace, 'getOrSetMany', { age: performance.now() - started });
           return value as T;
         },
         (error: unknown) => {

@@ -64,6 +64,11 @@ export interface CacheStats {
   l2Available?: boolean;
   /** Times the memory tier was flushed because Redis or the bus came back; only on Redis-backed caches. */
   l1Flushes?: number;
+  /**
+   * Whether the bus is subscribed and hears itself; only on caches with a bus. While false and
+   * Redis answers, a two-tier cache reads through to Redis instead of serving its memory tier.
+   */
+  busHealthy?: boolean;
   /** Milliseconds over recent facade calls (sampled). */
   latency: { p50: number; p99: number };
 }
@@ -155,7 +160,12 @@ export interface CacheOptions {
   distributedLock?: boolean | { ttl?: Duration | undefined } | undefined;
   /** How values are encoded for a shared store. @default hoard's codec */
   serializer?: Serializer | undefined;
-  /** Key prefix of the cache in shared stores, as `CACHE_KEY_PREFIX`. @default 'hoard:' */
+  /**
+   * Key prefix of the cache in shared stores, as `CACHE_KEY_PREFIX`. The cache owns it: stores
+   * given to the cache (`store`, `l2`) use it for keys, tag records, locks and the bus channel. A
+   * prefix that does not end with `:` gets one (`app` is `app:`), so `clear()` of `app` cannot
+   * reach `app2`; an empty prefix is a `ConfigError`. @default 'hoard:'
+   */
   namespace?: string | undefined;
   /** Labels metrics and the dashboard. @default 'default' */
   name?: string | undefined;
@@ -168,6 +178,11 @@ export interface CacheOptions {
    * before the factory is tried again. @default '10s'
    */
   graceBackoff?: Duration | undefined;
+  /**
+   * The longest `close()` waits for calls to L2 in flight (write-backs of `getOrSet` included)
+   * before it closes the connections. @default '1s'
+   */
+  closeTimeout?: Duration | undefined;
   /** `false`: a pass-through that stores nothing and always runs factories. @default true */
   enabled?: boolean | undefined;
   /** Source of time in milliseconds. */

@@ -10,6 +10,13 @@ export type DurationUnit = 'ms' | 's' | 'm' | 'h' | 'd';
 const UNIT_MS: Readonly<Record<DurationUnit, number>> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const PATTERN = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
 
+/**
+ * Longest duration kept as given, about 4,460 years. Redis refuses an expiry that overflows its
+ * clock (`PX 1e19` is an error, which would leave an entry in memory only), so a longer duration
+ * means what it plainly intends: never expires.
+ */
+export const MAX_DURATION_MS = 2 ** 47;
+
 /** Longest delay Node's timers accept (2^31 - 1 ms, about 24.8 days); longer ones fire at once. */
 export const MAX_TIMER_MS = 2_147_483_647;
 
@@ -41,7 +48,7 @@ export function parseDuration(value: unknown, option: string, rules: DurationRul
   if (ms === 0 && rules.allowZero !== true) {
     throw new ConfigError(option, 'must be greater than 0 (use Infinity for no expiry)');
   }
-  return ms === Infinity ? Infinity : Math.ceil(ms);
+  return ms > MAX_DURATION_MS ? Infinity : Math.ceil(ms);
 }
 
 /**

@@ -9,7 +9,9 @@ export type CacheErrorCode =
   | 'HOARD_CONFIG'
   | 'HOARD_INVALID_KEY'
   | 'HOARD_SERIALIZATION'
-  | 'HOARD_TIMEOUT';
+  | 'HOARD_TIMEOUT'
+  | 'HOARD_STORE'
+  | 'HOARD_CLOSED';
 
 /** Base class of every error hoard throws. Match on `code` rather than on the class. */
 export class CacheError extends Error {

@@ -1,9 +1,9 @@
-import { parseDuration, timerDelay } from '../config/duration.js';
+import { MAX_DURATION_MS, parseDuration, timerDelay } from '../config/duration.js';
 import type { Duration } from '../config/duration.js';
 import { ConfigError } from '../errors/config-error.js';
 import type { Clock } from '../util/clock.js';
 import { cachedNow } from '../util/clock.js';
-import { globToRegExp } from '../util/glob.js';
+import { compileGlob } from '../util/glob.js';
 import type { StoreCapabilities, StoreEntry, StoreSetOptions, StaleEntry, SyncStore } from '../stores/store.js';
 import { estimateSize } from './size-of.js';
 
@@ -325,10 +325,10 @@ export class MemoryStore<V = unknown> implements SyncStore<V> {
 
   /** Removes every key matching the Redis-style glob; returns how many live entries went. */
   deletePattern(glob: string): number {
-    const re = globToRegExp(glob);
+    const matches = compileGlob(glob);
     let removed = 0;
     for (const [key, i] of [...this.#keyMap]) {
-      if (!re.test(key)) continue;
+      if (!matches(key)) continue;
       if (!this.#isStale(i)) removed++;
       this.#remove(i);
     }
@@ -620,7 +620,8 @@ export class MemoryStore<V = unknown> implements SyncStore<V> {
 }
 
 function toMs(value: Duration, option: string): number {
-  return typeof value === 'number' && value > 0 ? Math.ceil(value) : parseDuration(value, option);
+  if (typeof value === 'number' && value > 0) return value > MAX_DURATION_MS ? Infinity : Math.ceil(value);
+  return parseDuration(value, option);
 }
 
 function emit<T>(listeners: readonly Listener<T>[], event: T): void {

@@ -92,6 +92,24 @@ export function createCluster(nodes: readonly ClusterNode[], onError: (error: Er
   return cluster;
 }
 
+/**
+ * Calls `onData` whenever a connection of `client` receives bytes (every node of a cluster,
+ * including nodes discovered later), so the cache can tell a busy link from a dead one.
+ */
+export function trackActivity(client: RedisClient, onData: () => void): void {
+  const watch = (redis: Redis): void => {
+    redis.on('connect', () => redis.stream.on('data', onData));
+    // A client passed in may be connected already.
+    if (redis.status === 'connect' || redis.status === 'ready') redis.stream.on('data', onData);
+  };
+  if (isCluster(client)) {
+    client.on('+node', watch);
+    for (const node of client.nodes()) watch(node);
+  } else {
+    watch(client);
+  }
+}
+
 export function isCluster(client: RedisClient): client is Cluster {
   return client instanceof Cluster;
 }

@@ -20,7 +20,7 @@ registerBackend('redis', (options: CacheOptions, config, env) => {
   const target = redisTarget(config, env);
   return new Cache({
     ...options,
-    store: new RedisStore({ ...target, prefix: options.namespace }),
+    store: new RedisStore(target),
     l2Timeout: options.l2Timeout ?? config.l2TimeoutMs,
   });
 });
@@ -30,7 +30,7 @@ registerBackend('tiered', (options: CacheOptions, config, env) => {
   return new Cache({
     ...options,
     l1: new MemoryStore({ maxEntries: config.maxEntries, maxBytes: config.maxBytes, clock: options.clock }),
-    l2: new RedisStore({ ...target, prefix: options.namespace }),
+    l2: new RedisStore(target),
     bus: config.bus === false ? undefined : (options.bus ?? new RedisBus(target)),
     l2Timeout: options.l2Timeout ?? config.l2TimeoutMs,
   });

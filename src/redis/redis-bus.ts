@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { parseDuration, timerDelay } from '../config/duration.js';
 import type { Duration } from '../config/duration.js';
+import { parseBusMessage } from '../bus/bus.js';
 import type { Bus, BusListener, BusMessage } from '../bus/bus.js';
+import { withDeadline } from '../resilience/deadline.js';
 import { connect } from './connect.js';
 import type { ClusterNode, RedisClient } from './connect.js';
 
@@ -26,13 +28,18 @@ interface Wire {
 }
 
 const MISSED_HEARTBEATS = 3;
+/** Longest message text read; a larger one is not hoard's (it publishes at most 1,000 keys a message). */
+const MAX_MESSAGE_TEXT = 4 << 20;
+const QUIT_WAIT = 1_000;
 
 /**
  * The invalidation bus over Redis pub/sub: one connection publishes, one subscribes. Messages
- * carry the origin (an instance ignores its own) and a sequence number (duplicates and reordered
- * messages of one origin are dropped). The bus reports `down` when its subscriber disconnects or
- * its heartbeats stop coming back, and `up` once it hears itself again after resubscribing
- * (FAULTS.md item 11, N3, N7, N8).
+ * carry the origin (an instance ignores its own) and a sequence number (for tracing only:
+ * messages are invalidations, which are idempotent and order-free, so nothing is dropped by
+ * number, and a forged number cannot silence an origin). Every message is validated before it is
+ * applied; a malformed one is ignored with an `error` event. The bus reports `down` when its
+ * subscriber disconnects, cannot connect or authenticate, or its heartbeats stop coming back,
+ * and `up` once it hears itself again (FAULTS.md item 11, N3, N7, N8).
  */
 export class RedisBus implements Bus {
   readonly id = randomUUID();
@@ -46,8 +53,11 @@ export class RedisBus implements Bus {
   #healthy = false;
   #lastHeard = 0;
   #timer: NodeJS.Timeout | undefined;
-  readonly #lastSeq = new Map<string, number>();
-  #closed = false;
+  #closing: Promise<void> | undefined;
+  /** Publishes not answered yet, awaited by close(). */
+  readonly #sending = new Set<Promise<number>>();
+  /** A connection error was reported since the bus was last healthy (one `error` event per outage). */
+  #reported = false;
 
   constructor(options: RedisBusOptions = {}) {
     this.#options = options;
@@ -63,11 +73,16 @@ export class RedisBus implements Bus {
     this.#channel = channel;
     this.#listener = listener;
     const options = { url: this.#options.url, cluster: this.#options.cluster };
-    const ignore = (): void => {
-      // Connection errors show as `down`; the clients keep reconnecting by themselves.
+    const ignore = (): void => {};
+    // Connection errors (refused, NOAUTH, WRONGPASS) are reported once per outage; the clients
+    // keep reconnecting by themselves and the watchdog keeps the cache off its L1 meanwhile.
+    const report = (error: Error): void => {
+      if (this.#reported || this.#closing !== undefined) return;
+      this.#reported = true;
+      listener.error(error, 'bus');
     };
-    this.#pub = connect(options, ignore).client;
-    const sub = connect(options, ignore).client;
+    this.#pub = connect(options, report).client;
+    const sub = connect(options, report).client;
     this.#sub = sub;
     sub.on('message', (ch: string, text: string) => {
       if (ch === channel) this.#receive(text);
@@ -87,12 +102,19 @@ export class RedisBus implements Bus {
     await this.#send({ o: this.id, s: ++this.#seq, m: message });
   }
 
-  async close(): Promise<void> {
-    this.#closed = true;
-    if (this.#timer !== undefined) clearInterval(this.#timer);
-    await Promise.allSettled([this.#pub, this.#sub].map(async (c) => c?.quit()));
-    this.#pub?.disconnect();
-    this.#sub?.disconnect();
+  /** Idempotent; waits at most a second for the connections to quit (a hung server never answers). */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      if (this.#timer !== undefined) clearInterval(this.#timer);
+      // Publishes still in the client's pipeline first: a QUIT sent now would overtake them, and
+      // they would fail when the server hangs up.
+      const deadline = Date.now() + QUIT_WAIT;
+      await withDeadline(Promise.allSettled([...this.#sending]), QUIT_WAIT);
+      await withDeadline(Promise.allSettled([this.#pub, this.#sub].map(async (c) => c?.quit())), Math.max(0, deadline - Date.now()));
+      this.#pub?.disconnect();
+      this.#sub?.disconnect();
+    })();
+    return this.#closing;
   }
 
   /** @internal Heartbeat and watchdog, driven by the interval. */
@@ -109,31 +131,52 @@ export class RedisBus implements Bus {
 
   async #send(wire: Wire): Promise<void> {
     const pub = this.#pub;
-    if (pub === undefined || this.#closed) return;
-    await pub.publish(this.#channel, JSON.stringify(wire));
+    if (pub === undefined || this.#closing !== undefined) return;
+    const sending = pub.publish(this.#channel, JSON.stringify(wire));
+    this.#sending.add(sending);
+    try {
+      await sending;
+    } finally {
+      this.#sending.delete(sending);
+    }
   }
 
   #receive(text: string): void {
-    let wire: Wire;
+    if (text.length > MAX_MESSAGE_TEXT) return this.#malformed(`a message of ${text.length} characters`);
+    let wire: unknown;
     try {
-      wire = JSON.parse(text) as Wire;
+      wire = JSON.parse(text);
     } catch {
-      return; // not ours
+      return this.#malformed('a message that is not JSON');
     }
-    if (typeof wire !== 'object' || wire === null || typeof wire.o !== 'string' || typeof wire.s !== 'number') return;
-    if (wire.o === this.id) {
+    if (typeof wire !== 'object' || wire === null) return this.#malformed('a message that is not an object');
+    const { o, s, m } = wire as Partial<Record<keyof Wire, unknown>>;
+    if (typeof o !== 'string' || o.length === 0 || o.length > 64) return this.#malformed('a message without a valid origin');
+    if (typeof s !== 'number' || !Number.isSafeInteger(s) || s < 0) return this.#malformed('a message without a valid sequence number');
+    if (o === this.id) {
       this.#lastHeard = Date.now();
       if (!this.#healthy) {
         this.#healthy = true;
+        this.#reported = false;
         this.#listener?.up();
       }
       return;
     }
-    const last = this.#lastSeq.get(wire.o) ?? 0;
-    if (wire.s <= last) return;
-    this.#lastSeq.set(wire.o, wire.s);
-    if (this.#lastSeq.size > 10_000) this.#lastSeq.delete(this.#lastSeq.keys().next().value!);
-    if (wire.m !== undefined) this.#listener?.message(wire.m);
+    if (m === undefined) return; // another instance's heartbeat
+    const message = parseBusMessage(m);
+    if (typeof message === 'string') return this.#malformed(message);
+    try {
+      this.#listener?.message(message);
+    } catch (error) {
+      // Applying a message never takes the subscriber down with it.
+      this.#listener?.error(error instanceof Error ? error : new Error(String(error)), 'bus:message');
+    }
+  }
+
+  #malformed(what: string): void {
+    const error = new Error(`ignored ${what} on the bus channel ${this.#channel}`);
+    error.name = 'BusMessageError';
+    this.#listener?.error(error, 'bus:message');
   }
 
   #down(): void {

@@ -1,17 +1,20 @@
 import type { Cluster, Redis } from 'ioredis';
+import { randomUUID } from 'node:crypto';
 import { parseDuration } from '../config/duration.js';
 import type { Duration } from '../config/duration.js';
 import { ConfigError } from '../errors/config-error.js';
 import { InvalidKeyError } from '../errors/invalid-key-error.js';
+import { normalisePrefix } from '../cache/validate.js';
+import { TIMED_OUT, withDeadline } from '../resilience/deadline.js';
 import { codec } from '../serialization/codec.js';
 import type { Serializer } from '../serialization/codec.js';
-import type { RemoteEntry, RemoteStore, StaleEntry, StoreCapabilities, StoreEntry, StoreSetOptions } from '../stores/store.js';
+import type { RemoteEntry, RemoteStore, StaleEntry, StoreCapabilities, StoreEntry, StoreSetOptions, WriteStamp } from '../stores/store.js';
 import { escapeGlob } from '../util/glob.js';
-import { connect, isCluster, mastersOf, slotGroups } from './connect.js';
+import { connect, isCluster, mastersOf, slotGroups, trackActivity } from './connect.js';
 import type { ClusterNode, RedisClient } from './connect.js';
-import { decodeEntry, encodeEntry, isSafeTag } from './envelope.js';
-import { HEADER_ONLY, INCR, TAG_ADD, UNLINK_IF_TAGGED, UNLOCK } from './scripts.js';
-import { randomUUID } from 'node:crypto';
+import { decodeEntry, encodeEntry, headPart, tailPart } from './envelope.js';
+import type { DecodedHeader } from './envelope.js';
+import { HEADER_ONLY, INCR, INVALIDATE_TAGS, RAISE_LIFE, UNLINK_IF_STAMP, UNLOCK, WRITE_TAGGED } from './scripts.js';
 
 export interface RedisStoreOptions {
   /** `redis://` or `rediss://` URL. @default 'redis://localhost:6379' */
@@ -20,7 +23,11 @@ export interface RedisStoreOptions {
   client?: RedisClient | undefined;
   /** Seed nodes of a Redis Cluster. */
   cluster?: readonly ClusterNode[] | undefined;
-  /** Prepended to every key, as `createCache({ namespace })`. @default 'hoard:' */
+  /**
+   * Prepended to every key when the store is used on its own. A cache that uses the store owns
+   * the prefix (its `namespace` option); a different prefix given here is a `ConfigError` then.
+   * A prefix without a trailing `:` gets one. @default 'hoard:'
+   */
   prefix?: string | undefined;
   /** How values become text. @default hoard's codec (Date, Map, Set, BigInt, Buffer round-trip) */
   serializer?: Serializer | undefined;
@@ -28,16 +35,30 @@ export interface RedisStoreOptions {
   ttl?: Duration | undefined;
 }
 
-const CAPABILITIES: StoreCapabilities = { sync: false, shared: true, tags: true, patterns: true, grace: true };
+const CAPABILITIES: StoreCapabilities = { sync: false, shared: true, tags: true, patterns: true, grace: true, lazyTags: true };
 const SCAN_COUNT = 1000;
 const CONNECT_WAIT = 2_000;
-const UNLINK_BATCH = 500;
+/** Keys per multi-key command: bounded replies, and no argument list large enough to overflow the stack. */
+export const CHUNK = 1_000;
+const QUIT_WAIT = 1_000;
 
 /**
  * A store in Redis (single node or Cluster) on ioredis. Keys are `<prefix><key>`; internal keys
- * (tag sets) live under `<prefix>\0`, which user keys cannot start with, so patterns never match
- * them and `clear()` removes them. Every multi-key command is grouped by hash slot, patterns SCAN
- * every master (never KEYS), and removal uses UNLINK in batches.
+ * (tag records, locks) live under `<prefix>\0`, which user keys cannot start with, so patterns
+ * never match them and `clear()` removes them. Multi-key commands are chunked and grouped by hash
+ * slot, patterns SCAN every master (never KEYS), and removal uses UNLINK in batches.
+ *
+ * Every write of a key is one command (SET, or one EVAL for a tagged entry), so writes land in
+ * the order they were issued: a newer write is never overtaken by an older one.
+ *
+ * Tags are invalidated lazily, as FusionCache and bentocache do: `invalidateTags` records, per
+ * tag, the server time of the invalidation (`<prefix>\0t:<tag>`), and a read of a tagged entry
+ * compares its stamp (the server time as of which its value was true) with the records of its
+ * tags. An entry stamped at or before a record is invalid and removed when read. Nothing is kept
+ * per tagged entry besides its own header, so no index can race, leak or grow: the records are
+ * one key per invalidated tag, living as long as the longest-lived tagged entry
+ * (`<prefix>\0life`). `invalidateTags` cannot count entries it never touches: it returns 0 here
+ * (the cache adds what its memory tier removed).
  *
  * The store adds no deadline of its own: the cache facade bounds every call by `l2Timeout` and a
  * circuit breaker. Clients it creates have no offline queue and never resend a command after a
@@ -46,22 +67,27 @@ const UNLINK_BATCH = 500;
 export class RedisStore<V = unknown> implements RemoteStore<V> {
   readonly capabilities = CAPABILITIES;
   readonly client: RedisClient;
-  readonly prefix: string;
   readonly serializer: Serializer;
   readonly #owned: boolean;
-  readonly #internal: string;
+  #prefix: string;
+  readonly #prefixGiven: boolean;
+  #bound = false;
+  #internal: string;
   readonly #defaultTtl: number | undefined;
   readonly #errorListeners: ((error: Error) => void)[] = [];
   readonly #statusListeners: ((ready: boolean) => void)[] = [];
-  readonly #scripts: ScriptCommands;
   readonly #readyWaiters = new Set<() => void>();
-  #closed = false;
+  /** Longest lifetime (ms) of a tagged entry this store wrote and recorded in Redis; 0: unbounded. */
+  #life: number | undefined;
+  #activity = 0;
+  #closing: Promise<void> | undefined;
+  readonly #headerCommand: (key: string) => Promise<unknown>;
+  readonly #unlockCommand: (key: string, token: string) => Promise<unknown>;
 
   constructor(options: RedisStoreOptions = {}) {
-    const prefix = options.prefix ?? 'hoard:';
-    if (typeof prefix !== 'string') throw new ConfigError('prefix', 'expected a string such as "hoard:"');
-    this.prefix = prefix;
-    this.#internal = `${prefix}\u0000`;
+    this.#prefixGiven = options.prefix !== undefined;
+    this.#prefix = normalisePrefix(options.prefix ?? 'hoard:', 'prefix');
+    this.#internal = `${this.#prefix}\u0000`;
     this.serializer = options.serializer ?? codec;
     if (typeof this.serializer.encode !== 'function' || typeof this.serializer.decode !== 'function') {
       throw new ConfigError('serializer', 'expected { encode(value): string, decode(text): unknown }');
@@ -73,7 +99,15 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
     });
     this.client = client;
     this.#owned = owned;
-    this.#scripts = scriptsFor(client);
+    trackActivity(client, () => this.#activity++);
+    // Read-only scripts keep EVALSHA (a resend cannot reorder anything); writes use EVAL (scripts.ts).
+    const raw = client as unknown as Record<string, ((...args: unknown[]) => Promise<unknown>) | undefined>;
+    if (raw.hoardHeader === undefined) {
+      client.defineCommand('hoardHeader', { numberOfKeys: 1, lua: HEADER_ONLY });
+      client.defineCommand('hoardUnlock', { numberOfKeys: 1, lua: UNLOCK });
+    }
+    this.#headerCommand = raw.hoardHeader!.bind(client);
+    this.#unlockCommand = raw.hoardUnlock!.bind(client);
     client.on('ready', () => {
       const waiters = [...this.#readyWaiters];
       this.#readyWaiters.clear();
@@ -81,6 +115,32 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
       this.#status(true);
     });
     client.on('close', () => this.#status(false));
+  }
+
+  /** The key prefix: the owning cache's `namespace`, or the `prefix` option when used on its own. */
+  get prefix(): string {
+    return this.#prefix;
+  }
+
+  /** Grows whenever the connection receives data: a call that times out while this moves met a busy link, not a dead one. */
+  get activity(): number {
+    return this.#activity;
+  }
+
+  bind(prefix: string): void {
+    if (this.#bound) {
+      if (prefix === this.#prefix) return;
+      throw new ConfigError('namespace', `this Redis store already serves a cache with prefix "${this.#prefix}"; create one redisStore() per cache`);
+    }
+    if (this.#prefixGiven && prefix !== this.#prefix) {
+      throw new ConfigError(
+        'namespace',
+        `the cache's namespace "${prefix}" and redisStore({ prefix: "${this.#prefix}" }) disagree: the cache owns the key prefix; pass namespace: "${this.#prefix}" to the cache and drop prefix from redisStore()`,
+      );
+    }
+    this.#bound = true;
+    this.#prefix = prefix;
+    this.#internal = `${prefix}\u0000`;
   }
 
   #status(ready: boolean): void {
@@ -115,7 +175,7 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
   }
 
   reset(): void {
-    if (this.#owned && !this.#closed) this.client.disconnect(true);
+    if (this.#owned && this.#closing === undefined) this.client.disconnect(true);
   }
 
   async ping(): Promise<void> {
@@ -123,9 +183,16 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
     await this.client.ping();
   }
 
+  /** The server's clock in µs: the stamp of a `getOrSet` run that may produce a tagged entry. */
+  async time(): Promise<number> {
+    if (this.client.status !== 'ready') await this.#connected();
+    const [seconds, micros] = (await this.client.time()) as [string | number, string | number];
+    return Number(seconds) * 1_000_000 + Number(micros);
+  }
+
   /**
    * Commands are never queued while disconnected; used on its own (not behind a cache, which
-   * bounds the wait by `l2Timeout`), the store waits for the connection up to `connectTimeout`.
+   * bounds the wait by `l2Timeout`), the store waits for the connection up to 2 s.
    */
   async #connected(): Promise<void> {
     if (this.client.status === 'ready') return;
@@ -159,8 +226,12 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
   /** The entry with its freshness, for backfilling the memory tier with the remaining TTL. */
   async getEntry(key: string): Promise<RemoteEntry<V> | undefined> {
     if (this.client.status !== 'ready') await this.#connected();
-    const text = await this.client.get(this.#key(key));
-    return text === null ? undefined : this.#decode(key, text, Date.now());
+    const full = this.#key(key);
+    const text = await this.client.get(full);
+    if (text === null) return undefined;
+    const entry = this.#decode(key, text, Date.now());
+    if (entry === undefined || entry.header.tags === undefined) return entry?.entry;
+    return (await this.#withValidTags([entry], [full]))[0];
   }
 
   async getEntries(keys: readonly string[]): Promise<(RemoteEntry<V> | undefined)[]> {
@@ -169,7 +240,9 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
     const full = keys.map((k) => this.#key(k));
     const texts = await this.#mget(full);
     const now = Date.now();
-    return texts.map((text, i) => (text === null ? undefined : this.#decode(keys[i]!, text, now)));
+    const decoded = texts.map((text, i) => (text === null ? undefined : this.#decode(keys[i]!, text, now)));
+    if (!decoded.some((d) => d?.header.tags !== undefined)) return decoded.map((d) => d?.entry);
+    return this.#withValidTags(decoded, full);
   }
 
   async has(key: string): Promise<boolean> {
@@ -191,20 +264,25 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
 
   /**
    * Writes an already encoded payload (the facade encodes once, before touching any tier, so a
-   * `SerializationError` writes nothing anywhere).
+   * `SerializationError` writes nothing anywhere). One command per key, whatever the tags.
+   * `stamp`: as of when a tagged value is true (default: the moment the server writes it).
    */
-  async write(key: string, payload: string, ttl: number | undefined, grace: number, tags: readonly string[] | undefined): Promise<void> {
+  async write(key: string, payload: string, ttl: number | undefined, grace: number, tags: readonly string[] | undefined, stamp?: WriteStamp): Promise<void> {
     if (this.client.status !== 'ready') await this.#connected();
     const full = this.#key(key);
-    const text = encodeEntry(payload, ttl === undefined ? undefined : Date.now() + ttl, this.#checkTags(tags));
-    const px = ttl === undefined ? 0 : ttl + grace;
-    if (tags !== undefined && tags.length !== 0) {
-      // Membership first: a crash in between leaves a harmless member without a value, never a
-      // tagged value its tag cannot reach.
-      await Promise.all(tags.map((tag) => this.#scripts.tagAdd(this.#tagKey(tag), full, px)));
+    const freshUntil = ttl === undefined ? undefined : Date.now() + ttl;
+    const life = ttl === undefined || grace === Infinity ? 0 : ttl + grace;
+    const px = life > MAX_PX ? 0 : life;
+    if (tags === undefined || tags.length === 0) {
+      const text = encodeEntry(payload, freshUntil);
+      if (px === 0) await this.client.set(full, text);
+      else await this.client.set(full, text, 'PX', px);
+      return;
     }
-    if (px === 0) await this.client.set(full, text);
-    else await this.client.set(full, text, 'PX', px);
+    const at = stamp?.at === undefined ? '' : String(Math.floor(stamp.at));
+    const age = stamp?.age === undefined ? 0 : Math.ceil(stamp.age * 1000);
+    // Both go out in this order on one connection; the entry never waits for the lifetime record.
+    await Promise.all([this.#raiseLife(px), this.client.eval(WRITE_TAGGED, 1, full, headPart(freshUntil), tailPart(tags, payload), at, age, px)]);
   }
 
   async delete(key: string): Promise<boolean> {
@@ -214,25 +292,41 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
 
   async incr(key: string, by = 1): Promise<number> {
     if (this.client.status !== 'ready') await this.#connected();
+    const full = this.#key(key);
     const ttl = this.#defaultTtl;
-    const header = encodeEntry('', ttl === undefined ? undefined : Date.now() + ttl, undefined);
+    const header = encodeEntry('', ttl === undefined ? undefined : Date.now() + ttl);
     try {
-      return Number(await this.#scripts.incr(this.#key(key), by, ttl ?? 0, header));
+      return Number(await this.client.eval(INCR, 1, full, by, ttl ?? 0, header, '1'));
     } catch (error) {
-      if (error instanceof Error && error.message.includes('HOARD_NOT_A_NUMBER')) {
-        throw new TypeError(`incr: the value at "${key}" is not a number`, { cause: error });
+      if (error instanceof Error && error.message.includes('HOARD_TAGGED')) {
+        // A tagged counter: start afresh if one of its tags was invalidated since it was written.
+        await this.#header(key);
+        return Number(await this.client.eval(INCR, 1, full, by, ttl ?? 0, header, '0'));
       }
-      throw error;
+      throw notANumber(error, key);
     }
   }
 
   async getMany(keys: readonly string[]): Promise<(V | undefined)[]> {
-    const entries = await this.getEntries(keys);
-    return entries.map((e) => (e === undefined || e.stale ? undefined : e.value));
+    const out: (V | undefined)[] = [];
+    for (let i = 0; i < keys.length; i += CHUNK) {
+      const entries = await this.getEntries(keys.slice(i, i + CHUNK));
+      for (const e of entries) out.push(e === undefined || e.stale ? undefined : e.value);
+    }
+    return out;
   }
 
   async setMany(entries: readonly StoreEntry<V>[]): Promise<void> {
-    await Promise.all(entries.map((e) => this.set(e.key, e.value, { ttl: e.ttl, tags: e.tags })));
+    // A key given twice: only its last value is written, as if the writes ran in order.
+    const last = new Map<string, StoreEntry<V>>();
+    for (const e of entries) {
+      last.delete(e.key);
+      last.set(e.key, e);
+    }
+    const list = [...last.values()];
+    for (let i = 0; i < list.length; i += CHUNK) {
+      await Promise.all(list.slice(i, i + CHUNK).map((e) => this.set(e.key, e.value, { ttl: e.ttl, tags: e.tags })));
+    }
   }
 
   async deleteMany(keys: readonly string[]): Promise<number> {
@@ -243,28 +337,34 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
 
   async deletePattern(glob: string): Promise<number> {
     if (this.client.status !== 'ready') await this.#connected();
-    return this.#unlink(await this.#scan(escapeGlob(this.prefix) + glob, true));
+    return this.#unlink(await this.#scan(escapeGlob(this.#prefix) + glob, true));
   }
 
+  /** Records the invalidation of each tag; entries carrying one are removed when next read. Returns 0 (see the class comment). */
   async invalidateTags(tags: readonly string[]): Promise<number> {
     if (this.client.status !== 'ready') await this.#connected();
-    const checked = this.#checkTags(tags) ?? [];
-    if (checked.length === 0) return 0;
-    const tagKeys = checked.map((t) => this.#tagKey(t));
-    const memberLists = await Promise.all(tagKeys.map((k) => this.client.smembers(k)));
-    const members = new Set(memberLists.flat());
-    // A member is removed only if its current value still carries one of the tags: a key
-    // rewritten without the tag survives. Tag sets lose only the members read here, so a key
-    // tagged concurrently keeps its membership (FAULTS.md item 8).
-    const results = await Promise.all([...members].map((m) => this.#scripts.unlinkIfTagged(m, checked)));
-    await Promise.all(tagKeys.map(async (k, i) => (memberLists[i]!.length === 0 ? 0 : this.client.srem(k, ...memberLists[i]!))));
-    return results.reduce<number>((sum, r) => sum + Number(r), 0);
+    const unique = [...new Set(tags)];
+    if (unique.length === 0) return 0;
+    const stored = await this.client.get(this.#lifeKey());
+    const known = stored === null ? undefined : Number(stored);
+    // Unknown lifetime (no tagged write recorded one yet): keep the records without expiry.
+    let px = known === undefined || !Number.isFinite(known) ? 0 : known;
+    if (px !== 0 && this.#life !== undefined) px = this.#life === 0 ? 0 : Math.max(px, this.#life);
+    // One script call per part of a hash slot: records of many tags at the cost of one command.
+    const keys = unique.map((t) => this.#tagKey(t));
+    const groups = isCluster(this.client) ? slotGroups(keys) : [keys.map((_k, i) => i)];
+    const parts: string[][] = [];
+    for (const group of groups) for (let i = 0; i < group.length; i += CHUNK) parts.push(group.slice(i, i + CHUNK).map((j) => keys[j]!));
+    // EVAL (not a defined command): the client routes it on a cluster by its declared keys.
+    await Promise.all(parts.map((part) => this.client.eval(INVALIDATE_TAGS, part.length, ...part, px)));
+    return 0;
   }
 
   /** Removes every key under the prefix (internal keys included), never the whole database. */
   async clear(): Promise<void> {
     if (this.client.status !== 'ready') await this.#connected();
-    await this.#unlink(await this.#scan(`${escapeGlob(this.prefix)}*`, false));
+    this.#life = undefined;
+    await this.#unlink(await this.#scan(`${escapeGlob(this.#prefix)}*`, false));
   }
 
   async lock(key: string, ttl: number): Promise<string | undefined> {
@@ -276,25 +376,30 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
 
   async unlock(key: string, token: string): Promise<void> {
     if (this.client.status !== 'ready') await this.#connected();
-    await this.#scripts.unlock(this.#lockKey(key), token);
+    await this.#unlockCommand(this.#lockKey(key), token);
   }
 
-  /** Closes the connection if this store opened it; a client passed in is left open. */
-  async close(): Promise<void> {
-    this.#closed = true;
-    if (!this.#owned) return;
-    try {
-      await this.client.quit();
-    } catch {
-      this.client.disconnect();
-    }
+  /**
+   * Closes the connection if this store opened it (a client passed in is left open): QUIT, so
+   * replies in flight arrive, bounded by one second, since a hung server never answers it.
+   * Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      if (!this.#owned) return;
+      const quit = this.client.quit().then(noop, noop);
+      if ((await withDeadline(quit, QUIT_WAIT)) === TIMED_OUT) this.client.disconnect();
+      else this.client.disconnect();
+    })();
+    return this.#closing;
   }
 
   // ----------------------------------------------------------------------------------------------
 
   #key(key: string): string {
+    // The facade validates keys before any tier; used on its own, the store still guards its internal space.
     if (key.charCodeAt(0) === 0) throw new InvalidKeyError('a key must not start with NUL: that space is reserved for internal keys');
-    return this.prefix + key;
+    return this.#prefix + key;
   }
 
   #lockKey(key: string): string {
@@ -305,29 +410,71 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
     return `${this.#internal}t:${tag}`;
   }
 
-  #checkTags(tags: readonly string[] | undefined): readonly string[] | undefined {
-    if (tags === undefined) return undefined;
-    for (const tag of tags) {
-      if (!isSafeTag(tag)) throw new InvalidKeyError(`a tag must not contain the control characters \\x1e or \\x1f, got ${JSON.stringify(tag)}`);
-    }
-    return tags;
+  #lifeKey(): string {
+    return `${this.#internal}life`;
   }
 
-  #decode(key: string, text: string, now: number): RemoteEntry<V> | undefined {
-    const entry = decodeEntry(text);
-    if (entry === undefined) {
+  /** Keeps `<prefix>\0life` at least `px` (0: unbounded); one command the first time a longer life is seen. */
+  #raiseLife(px: number): Promise<unknown> | undefined {
+    const life = this.#life;
+    if (life === 0 || (life !== undefined && px !== 0 && px <= life)) return undefined;
+    this.#life = px;
+    return this.client.eval(RAISE_LIFE, 1, this.#lifeKey(), px).catch((error: unknown) => {
+      this.#life = life; // try again with the next tagged write
+      throw error;
+    });
+  }
+
+  #decode(key: string, text: string, now: number): { entry: RemoteEntry<V>; header: DecodedHeader } | undefined {
+    const decoded = decodeEntry(text);
+    if (decoded === undefined) {
       this.#undecodable(key, new Error('not a hoard entry'));
       return undefined;
     }
     let value: V;
     try {
-      value = this.serializer.decode(entry.payload) as V;
+      value = this.serializer.decode(decoded.payload) as V;
     } catch (error) {
       this.#undecodable(key, error);
       return undefined;
     }
-    const freshFor = entry.freshUntil === undefined ? undefined : entry.freshUntil - now;
-    return { value, stale: freshFor !== undefined && freshFor <= 0, freshFor, tags: entry.tags };
+    const freshFor = decoded.freshUntil === undefined ? undefined : decoded.freshUntil - now;
+    return { entry: { value, stale: freshFor !== undefined && freshFor <= 0, freshFor, tags: decoded.tags }, header: decoded };
+  }
+
+  /**
+   * The entries whose tags were not invalidated since their stamp (the others become undefined
+   * and are removed, unless rewritten meanwhile). One read of the tag records for all of them.
+   */
+  async #withValidTags(
+    decoded: readonly ({ entry: RemoteEntry<V>; header: DecodedHeader } | undefined)[],
+    full: readonly string[],
+  ): Promise<(RemoteEntry<V> | undefined)[]> {
+    const tags = new Set<string>();
+    for (const d of decoded) if (d?.header.tags !== undefined) for (const tag of d.header.tags) tags.add(tag);
+    const records = await this.#records([...tags]);
+    return decoded.map((d, i) => {
+      if (d === undefined) return undefined;
+      if (d.header.tags === undefined || !invalidated(d.header, records)) return d.entry;
+      this.#dropInvalid(full[i]!, d.header.stamp);
+      return undefined;
+    });
+  }
+
+  /** Invalidation times of `tags` (µs); tags never invalidated are absent. */
+  async #records(tags: readonly string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    if (tags.length === 0) return out;
+    const values = await this.#mget(tags.map((t) => this.#tagKey(t)));
+    values.forEach((v, i) => {
+      if (v !== null) out.set(tags[i]!, Number(v));
+    });
+    return out;
+  }
+
+  /** Removes an entry found invalid by a tag, unless it was rewritten since it was read. */
+  #dropInvalid(full: string, stamp: number | undefined): void {
+    this.client.eval(UNLINK_IF_STAMP, 1, full, stamp === undefined ? '' : String(stamp)).catch(noop);
   }
 
   /** FAULTS.md I5: garbage written by someone else is a miss plus an error, never a throw. */
@@ -339,21 +486,28 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
 
   async #header(key: string): Promise<{ stale: boolean; freshFor: number | undefined } | undefined> {
     if (this.client.status !== 'ready') await this.#connected();
-    const header = (await this.#scripts.headerOnly(this.#key(key))) as string | null;
+    const full = this.#key(key);
+    const header = (await this.#headerCommand(full)) as string | null;
     if (header === null || header === '') return undefined;
     const entry = decodeEntry(header);
     if (entry === undefined) return undefined;
+    if (entry.tags !== undefined && invalidated(entry, await this.#records(entry.tags))) {
+      this.#dropInvalid(full, entry.stamp);
+      return undefined;
+    }
     const freshFor = entry.freshUntil === undefined ? undefined : entry.freshUntil - Date.now();
     return { stale: freshFor !== undefined && freshFor <= 0, freshFor };
   }
 
+  /** MGET in chunks, one per hash slot on a cluster (never CROSSSLOT), answers in key order. */
   async #mget(keys: readonly string[]): Promise<(string | null)[]> {
-    if (!isCluster(this.client)) return this.client.mget(...keys);
-    // Cluster: one MGET per hash slot (never CROSSSLOT), answers put back in key order.
     const out = new Array<string | null>(keys.length).fill(null);
+    const groups = isCluster(this.client) ? slotGroups(keys) : [keys.map((_k, i) => i)];
+    const batches: number[][] = [];
+    for (const group of groups) for (let i = 0; i < group.length; i += CHUNK) batches.push(group.slice(i, i + CHUNK));
     await Promise.all(
-      slotGroups(keys).map(async (indexes) => {
-        const values = await this.client.mget(...indexes.map((i) => keys[i]!));
+      batches.map(async (indexes) => {
+        const values = await this.client.mget(indexes.map((i) => keys[i]!));
         indexes.forEach((i, j) => (out[i] = values[j] ?? null));
       }),
     );
@@ -362,16 +516,12 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
 
   async #unlink(keys: readonly string[]): Promise<number> {
     if (keys.length === 0) return 0;
-    const batches: string[][] = [];
-    if (isCluster(this.client)) {
-      for (const indexes of slotGroups(keys)) {
-        for (let i = 0; i < indexes.length; i += UNLINK_BATCH) batches.push(indexes.slice(i, i + UNLINK_BATCH).map((j) => keys[j]!));
-      }
-    } else {
-      for (let i = 0; i < keys.length; i += UNLINK_BATCH) batches.push(keys.slice(i, i + UNLINK_BATCH));
+    const groups = isCluster(this.client) ? slotGroups(keys) : [keys.map((_k, i) => i)];
+    let removed = 0;
+    for (const group of groups) {
+      for (let i = 0; i < group.length; i += CHUNK) removed += await this.client.unlink(group.slice(i, i + CHUNK).map((j) => keys[j]!));
     }
-    const counts = await Promise.all(batches.map((batch) => this.client.unlink(...batch)));
-    return counts.reduce((a, b) => a + b, 0);
+    return removed;
   }
 
   /** SCAN on every master (never KEYS), deduplicated; internal keys skipped unless asked for. */
@@ -392,49 +542,35 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
   }
 }
 
-interface ScriptCommands {
-  tagAdd(tagKey: string, member: string, px: number): Promise<unknown>;
-  unlinkIfTagged(key: string, tags: readonly string[]): Promise<unknown>;
-  incr(key: string, by: number, px: number, header: string): Promise<string>;
-  headerOnly(key: string): Promise<unknown>;
-  unlock(key: string, token: string): Promise<unknown>;
+/** Longest PX Redis takes with room to spare; longer lifetimes are stored without expiry. */
+const MAX_PX = 2 ** 47;
+
+/** Whether a tag of the entry was invalidated at or after its stamp. */
+function invalidated(header: DecodedHeader, records: ReadonlyMap<string, number>): boolean {
+  const stamp = header.stamp ?? 0;
+  for (const tag of header.tags ?? []) {
+    const at = records.get(tag);
+    if (at !== undefined && at >= stamp) return true;
+  }
+  return false;
 }
 
-/**
- * The Lua scripts as commands of `client` (ioredis sends EVALSHA and falls back to EVAL). They are
- * defined under `hoard*` names, so a client passed in by the user keeps all its own commands.
- */
-function scriptsFor(client: RedisClient): ScriptCommands {
-  const raw = client as unknown as Record<string, ((...args: unknown[]) => Promise<unknown>) | undefined>;
-  if (raw.hoardIncr === undefined) {
-    client.defineCommand('hoardTagAdd', { numberOfKeys: 1, lua: TAG_ADD });
-    client.defineCommand('hoardUnlinkIfTagged', { numberOfKeys: 1, lua: UNLINK_IF_TAGGED });
-    client.defineCommand('hoardIncr', { numberOfKeys: 1, lua: INCR });
-    client.defineCommand('hoardHeader', { numberOfKeys: 1, lua: HEADER_ONLY });
-    client.defineCommand('hoardUnlock', { numberOfKeys: 1, lua: UNLOCK });
+function notANumber(error: unknown, key: string): unknown {
+  if (error instanceof Error && error.message.includes('HOARD_NOT_A_NUMBER')) {
+    return new TypeError(`incr: the value at "${key}" is not a number`, { cause: error });
   }
-  const call = (name: string): ((...args: unknown[]) => Promise<unknown>) => raw[name]!.bind(client);
-  const tagAdd = call('hoardTagAdd');
-  const unlinkIfTagged = call('hoardUnlinkIfTagged');
-  const incr = call('hoardIncr');
-  const header = call('hoardHeader');
-  const unlock = call('hoardUnlock');
-  return {
-    tagAdd: (k, m, px) => tagAdd(k, m, px),
-    unlinkIfTagged: (k, tags) => unlinkIfTagged(k, ...tags),
-    incr: async (k, by, px, h) => String(await incr(k, by, px, h)),
-    headerOnly: (k) => header(k),
-    unlock: (k, token) => unlock(k, token),
-  };
+  return error;
 }
 
 function finite(ms: number): number | undefined {
   return ms === Infinity ? undefined : ms;
 }
 
+const noop = (): void => {};
+
 /**
  * Creates a {@link RedisStore}.
- * @example redisStore({ url: 'redis://localhost:6379', prefix: 'app:' })
+ * @example redisStore({ url: 'redis://localhost:6379' })
  */
 export function redisStore<V = unknown>(options?: RedisStoreOptions): RedisStore<V> {
   return new RedisStore<V>(options);

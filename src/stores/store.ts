@@ -15,6 +15,19 @@ export interface StoreCapabilities {
   readonly patterns: boolean;
   /** `set` takes `grace` and `getStale` returns entries inside it. */
   readonly grace: boolean;
+  /**
+   * Tag invalidation is lazy: `invalidateTags` records the invalidation and entries are removed
+   * when next read, so the count it returns is a lower bound (0 for entries it never touched).
+   */
+  readonly lazyTags?: boolean;
+}
+
+/** As of when a tagged value is true, for lazy tag invalidation: an absolute store time, or an age. */
+export interface WriteStamp {
+  /** The store's own clock (µs), as returned by `RemoteStore.time()` when the value's load began. */
+  at?: number | undefined;
+  /** Milliseconds since the value's load began, when no store time was taken. */
+  age?: number | undefined;
 }
 
 export interface StoreSetOptions {
@@ -102,6 +115,19 @@ export interface RemoteStore<V = unknown> extends Store<V> {
   readonly serializer: { encode(value: unknown): string; decode(text: string): unknown };
   /** Whether the connection is up. */
   readonly ready: boolean;
+  /**
+   * A counter that moves whenever the connection receives data. A call that passes its deadline
+   * while it moves met a busy link (a large reply, a burst), not a dead one: it does not count
+   * against the circuit breaker.
+   */
+  readonly activity: number;
+  /**
+   * Called once by the cache that uses the store, with the cache's key prefix: the cache owns the
+   * prefix, and every key, internal key and pattern of the store lives under it.
+   */
+  bind(prefix: string): void;
+  /** The store's clock in µs, taken when a `getOrSet` run begins (see {@link WriteStamp}). */
+  time(): Promise<number>;
   get(key: string): Promise<V | undefined>;
   getStale(key: string): Promise<StaleEntry<V> | undefined>;
   has(key: string): Promise<boolean>;
@@ -119,7 +145,7 @@ export interface RemoteStore<V = unknown> extends Store<V> {
   getEntry(key: string): Promise<RemoteEntry<V> | undefined>;
   getEntries(keys: readonly string[]): Promise<(RemoteEntry<V> | undefined)[]>;
   /** `set` of a payload the cache already encoded (so a serialization error writes nothing anywhere). */
-  write(key: string, payload: string, ttl: number | undefined, grace: number, tags: readonly string[] | undefined): Promise<void>;
+  write(key: string, payload: string, ttl: number | undefined, grace: number, tags: readonly string[] | undefined, stamp?: WriteStamp): Promise<void>;
   /** Resolves once the connection is ready (or rejects when `signal` aborts). */
   whenReady(signal: AbortSignal): Promise<void>;
   /** A cheap round trip, used by the circuit breaker's probe. */

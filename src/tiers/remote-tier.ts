@@ -1,3 +1,5 @@
+import { CacheError } from '../errors/cache-error.js';
+import { StoreError } from '../errors/store-error.js';
 import { toError } from '../errors/to-error.js';
 import { CircuitBreaker } from '../resilience/circuit-breaker.js';
 import type { CircuitBreakerOptions } from '../resilience/circuit-breaker.js';
@@ -51,6 +53,8 @@ export class RemoteTier {
   #available = true;
   /** An error was reported since L2 last became available. */
   #reported = false;
+  /** Calls sent to L2 and not settled yet (drained by close()). */
+  readonly #pending = new Set<Promise<void>>();
   readonly #unsubscribe: (() => void)[] = [];
 
   constructor(store: RemoteStore, l2Timeout: number, breaker: CircuitBreakerOptions | undefined, hooks: RemoteTierHooks) {
@@ -101,10 +105,17 @@ export class RemoteTier {
   /**
    * Runs `fn` against L2 within `l2Timeout`. Returns its result, or {@link UNAVAILABLE} after
    * reporting why. A call that times out while waiting for a connection is never sent later.
+   *
+   * Only an outage counts against the circuit breaker: a refused connection, a dead link, a
+   * timeout while nothing arrived on the link, or a reply saying the server cannot serve now
+   * (LOADING, BUSY, CLUSTERDOWN, ...). A server that answers with an error (OOM, WRONGTYPE,
+   * NOPERM) is up: that call alone fails, with a {@link StoreError} after an `error` event. An
+   * error hoard raised itself (a `TypeError` for a counter that is not a number) passes through.
    */
   async run<T>(operation: string, key: string | undefined, fn: (store: RemoteStore) => Promise<T>): Promise<T | Unavailable> {
     if (!this.#available) return UNAVAILABLE;
     const store = this.store;
+    const activity = store.activity;
     let promise: Promise<T>;
     let controller: AbortController | undefined;
     if (store.ready) {
@@ -113,25 +124,66 @@ export class RemoteTier {
       controller = new AbortController();
       promise = store.whenReady(controller.signal).then(() => fn(store));
     }
+    const tracked = this.#track(promise);
     try {
       const result = await withDeadline(promise, this.l2Timeout);
       if (result === TIMED_OUT) {
-        promise.catch(noop);
         controller?.abort(new L2TimeoutError(operation, this.l2Timeout));
-        this.#fail(new L2TimeoutError(operation, this.l2Timeout), operation, key);
+        const error = new L2TimeoutError(operation, this.l2Timeout);
+        // Data kept arriving (a large reply, a burst): the link is busy, not dead.
+        if (store.activity !== activity) this.#hooks.error(error, operation, key);
+        else this.#fail(error, operation, key);
         return UNAVAILABLE;
       }
       this.#breaker.success();
       return result;
     } catch (error) {
-      this.#fail(toError(error), operation, key);
-      return UNAVAILABLE;
+      const kind = classify(error);
+      if (kind === 'outage') {
+        this.#fail(toError(error), operation, key);
+        return UNAVAILABLE;
+      }
+      this.#breaker.success();
+      if (kind === 'own') throw error;
+      const failure = new StoreError(operation, key, toError(error));
+      this.#hooks.error(failure, operation, key);
+      throw failure;
+    } finally {
+      tracked();
     }
   }
 
-  /** Like {@link run} but nobody waits: for write-backs that must not delay the caller. */
-  background(operation: string, key: string | undefined, fn: (store: RemoteStore) => Promise<unknown>, after: (ok: boolean) => void): void {
-    this.run(operation, key, fn).then((r) => after(r !== UNAVAILABLE), noop);
+  /**
+   * Like {@link run} but nobody waits: for write-backs that must not delay the caller. Never
+   * rejects; `after` learns whether L2 took it, was unavailable, or refused it (reported already).
+   */
+  background(operation: string, key: string | undefined, fn: (store: RemoteStore) => Promise<unknown>, after: (result: 'ok' | 'unavailable' | 'refused') => void): void {
+    this.run(operation, key, fn).then(
+      (r) => after(r === UNAVAILABLE ? 'unavailable' : 'ok'),
+      () => after('refused'),
+    );
+  }
+
+  /**
+   * Waits until every call sent to L2 has settled, at most `ms`: what `close()` drains, so that
+   * write-backs in flight reach Redis before the connection goes.
+   */
+  async drain(ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (this.#pending.size !== 0) {
+      const left = deadline - Date.now();
+      if (left <= 0) return;
+      await withDeadline(Promise.allSettled([...this.#pending]), left);
+    }
+  }
+
+  #track(promise: Promise<unknown>): () => void {
+    const settled = promise.then(noop, noop);
+    this.#pending.add(settled);
+    return () => {
+      // The caller may give up at its deadline; the call is still in flight until it settles.
+      void settled.then(() => this.#pending.delete(settled));
+    };
   }
 
   dispose(): void {
@@ -152,4 +204,13 @@ export class RemoteTier {
     if (available) this.#hooks.up();
     else this.#hooks.down(undefined);
   }
+}
+
+/** Server replies that mean "cannot serve now", not "this call is wrong": they count as an outage. */
+const UNAVAILABLE_REPLIES = /^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|READONLY|NOAUTH|WRONGPASS|NOREPLICAS|MISCONF)\b/;
+
+function classify(error: unknown): 'outage' | 'reply' | 'own' {
+  if (error instanceof CacheError || error instanceof TypeError || error instanceof RangeError) return 'own';
+  if (error instanceof Error && error.name === 'ReplyError') return UNAVAILABLE_REPLIES.test(error.message) ? 'outage' : 'reply';
+  return 'outage';
 }

@@ -33,7 +33,14 @@ describe('parseDuration', () => {
   it('takes numbers as milliseconds', () => {
     assert.equal(parseDuration(1, 'ttl'), 1);
     assert.equal(parseDuration(60_000, 'ttl'), 60_000);
-    assert.equal(parseDuration(Number.MAX_SAFE_INTEGER, 'ttl'), Number.MAX_SAFE_INTEGER);
+    assert.equal(parseDuration(2 ** 47, 'ttl'), 2 ** 47);
+  });
+
+  it('a duration past what Redis can express (about 4,460 years) means never expires (issue 6, point 10)', () => {
+    assert.equal(parseDuration(2 ** 47 + 1, 'ttl'), Infinity);
+    assert.equal(parseDuration(Number.MAX_SAFE_INTEGER, 'ttl'), Infinity);
+    assert.equal(parseDuration(1e19, 'ttl'), Infinity);
+    assert.equal(parseDuration('200000000d', 'ttl'), Infinity);
   });
 
   it('Infinity means never expires', () => {

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import * as hoard from '../../src/index.js';
-import { CacheError, CacheTimeoutError, ConfigError, createCache, InvalidKeyError, readEnv, SerializationError, stableHash } from '../../src/index.js';
+import { CacheClosedError, CacheError, CacheTimeoutError, ConfigError, createCache, InvalidKeyError, readEnv, SerializationError, stableHash, StoreError } from '../../src/index.js';
 import type { CacheErrorCode } from '../../src/index.js';
 import { toError } from '../../src/errors/index.js';
 import { guardProcess } from '../helpers/guard.js';
@@ -18,6 +18,8 @@ const samples = {
   InvalidKeyError: () => new InvalidKeyError('a key must not be empty', { cause: 'why' }),
   SerializationError: () => new SerializationError('$.user.callback', 'a function cannot be serialized', { cause: new TypeError('inner') }),
   CacheTimeoutError: () => new CacheTimeoutError('user:1', 100),
+  StoreError: () => new StoreError('incr', 'n', oomReply()),
+  CacheClosedError: () => new CacheClosedError('get'),
 } satisfies Record<string, () => CacheError>;
 
 const expected: Record<keyof typeof samples, CacheErrorCode> = {
@@ -25,7 +27,16 @@ const expected: Record<keyof typeof samples, CacheErrorCode> = {
   InvalidKeyError: 'HOARD_INVALID_KEY',
   SerializationError: 'HOARD_SERIALIZATION',
   CacheTimeoutError: 'HOARD_TIMEOUT',
+  StoreError: 'HOARD_STORE',
+  CacheClosedError: 'HOARD_CLOSED',
 };
+
+/** The reply Redis sends under `maxmemory … noeviction`, as ioredis raises it. */
+function oomReply(): Error {
+  const reply = new Error("OOM command not allowed when used memory > 'maxmemory'.");
+  reply.name = 'ReplyError';
+  return reply;
+}
 
 describe('error classes', () => {
   for (const [name, make] of Object.entries(samples)) {
@@ -227,6 +238,8 @@ describe('docs/errors.md', () => {
       HOARD_INVALID_KEY: () => messageOf(() => stableHash([{ callback: () => 1 }])),
       HOARD_SERIALIZATION: () => new SerializationError('$.user.callback', 'a function cannot be serialized').message,
       HOARD_TIMEOUT: () => new CacheTimeoutError('user:1', 100).message,
+      HOARD_STORE: () => new StoreError('incr', 'n', oomReply()).message,
+      HOARD_CLOSED: () => new CacheClosedError('get').message,
     };
     for (const row of docRows()) {
       const produce = real[row.code];

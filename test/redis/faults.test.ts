@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { createCache, memoryStore } from '../../src/index.js';
+import { StoreError } from '../../src/index.js';
 import type { Cache, ErrorEvent } from '../../src/index.js';
 import { redisBus, redisStore } from '../../src/redis/index.js';
 import { guardProcess } from '../helpers/guard.js';
@@ -215,28 +216,31 @@ describe('FAULTS.md 3.1: Redis process faults', () => {
     }
   });
 
-  it('R8: maxmemory 1mb + noeviction, large set: set resolves, L1 written, the error event carries the OOM reply; get served from L1', async () => {
+  it('R8: maxmemory 1mb + noeviction, large set: set rejects with StoreError after an error event with the OOM reply; no tier keeps the value; Redis stays available', async () => {
     const redis = await server();
     // A 2 MB request must reach Redis to be refused: give the transfer room so the failure seen is
     // the OOM reply, not our own deadline.
     const { cache, l2, prefix } = tiered(redis.url, freshPrefix('r8:'), { l2Timeout: '500ms' });
     await pollUntil(() => l2.ready, { timeoutMs: 5_000, description: 'L2 connected' });
+    await cache.set('small', 'kept');
     await redis.cli('CONFIG', 'SET', 'maxmemory-policy', 'noeviction');
     await redis.cli('CONFIG', 'SET', 'maxmemory', '1mb');
     try {
       const errors: ErrorEvent[] = [];
       cache.on('error', (e) => errors.push(e));
       const big = 'y'.repeat(2 << 20);
-      await cache.set('big', big);
+      // Issue 6 point 4: a Redis that answers with an error is up; the write could not be done, so
+      // the caller learns it, and no instance serves a value Redis does not hold.
+      await assert.rejects(cache.set('big', big), (e: unknown) => e instanceof StoreError && e.code === 'HOARD_STORE' && e.operation === 'set' && /OOM/.test(e.message));
       const oom = errors.find((e) => e.tier === 'l2' && /OOM/.test(e.error.message));
       assert.ok(oom, `an error event with the OOM reply; got ${errors.map((e) => e.error.message).join(' | ')}`);
       assert.equal(oom.operation, 'set');
       assert.equal(oom.key, 'big');
       assert.equal(await redis.cli('EXISTS', `${prefix}big`), '0', 'Redis refused the value');
-      const read = await timed(() => cache.get<string>('big'));
-      assert.ok(read.value === big, 'get served from L1');
-      assert.ok(read.ms <= BOUND);
-      assert.equal(cache.stats().size, 1);
+      assert.equal(await cache.get('big'), undefined, 'nor does L1 keep it');
+      for (let i = 0; i < 10; i++) await assert.rejects(cache.set(`big${i}`, big), StoreError);
+      assert.equal(cache.stats().l2Available, true, 'ten refused writes do not open the breaker');
+      assert.equal(await cache.get('small'), 'kept', 'other keys are still served');
     } finally {
       await redis.cli('CONFIG', 'SET', 'maxmemory', '0');
     }

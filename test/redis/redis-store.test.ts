@@ -6,7 +6,7 @@ import type { RedisStore} from '../../src/redis/index.js';
 import { redisStore } from '../../src/redis/index.js';
 import { fakeClock } from '../helpers/clock.js';
 import { guardProcess, sleep } from '../helpers/guard.js';
-import { startRedis } from '../harness/index.js';
+import { pollUntil, startRedis } from '../harness/index.js';
 import type { RedisProcess } from '../harness/index.js';
 import { REAL_TIME, storeConformance } from '../stores/conformance.js';
 
@@ -82,7 +82,7 @@ describe('redisStore: values round-trip through the codec (FAULTS.md I3)', () =>
 
   it('I2: a value written by another process cannot pollute prototypes', async () => {
     const store = await fresh('pp:');
-    await redis.cli('set', 'pp:evil', '\x01\x1e\x1e{"__proto__":{"polluted":1},"a":{"__proto__":{"x":1}},"ok":2}');
+    await redis.cli('set', 'pp:evil', '\x01\x1e\x1e\x1e{"__proto__":{"polluted":1},"a":{"__proto__":{"x":1}},"ok":2}');
     const value = (await store.get('evil')) as Record<string, unknown>;
     assert.deepEqual(value, { a: {}, ok: 2 });
     assert.equal(Object.hasOwn(value, '__proto__'), false);
@@ -95,7 +95,7 @@ describe('redisStore: values round-trip through the codec (FAULTS.md I3)', () =>
     const errors: Error[] = [];
     store.onError((e) => errors.push(e));
     await redis.cli('set', 'gb:plain', 'garbage');
-    await redis.cli('set', 'gb:badjson', '\x01\x1e\x1e{not json');
+    await redis.cli('set', 'gb:badjson', '\x01\x1e\x1e\x1e{not json');
     assert.equal(await store.get('plain'), undefined);
     assert.equal(await store.get('badjson'), undefined);
     assert.deepEqual(await store.getMany(['plain', 'badjson']), [undefined, undefined]);
@@ -161,33 +161,55 @@ describe('redisStore: Redis behaviour', () => {
     assert.equal(await b.incr('n', 0.5), 200.5);
   });
 
-  it('M5: tag sets expire with their longest-lived entry and never hold what they cannot reach', async () => {
+  it('M5: tags keep nothing per entry; one record per invalidated tag, living as long as the longest tagged entry', async () => {
     const store = await fresh('tg:');
     const inspect = new Redis(redis.url);
+    const internal = async (): Promise<string[]> => (await inspect.keys('tg:\u0000*')).sort();
     try {
       for (let i = 0; i < 100; i++) await store.set(`k${i}`, i, { ttl: 300, tags: ['T'] });
       await store.set('long', 1, { ttl: 600, tags: ['T'] });
-      const tagKey = 'tg:\u0000t:T';
-      const ttl = await inspect.pttl(tagKey);
-      assert.ok(ttl > 500 && ttl <= 600, `tag set ttl ${ttl} covers the longest member`);
-      assert.equal(await inspect.scard(tagKey), 101);
+      assert.deepEqual(await internal(), ['tg:\u0000life'], 'no tag index: only the longest lifetime');
+      assert.equal(await inspect.get('tg:\u0000life'), '600');
+      // 2,000 tagged entries set and deleted leave nothing behind.
+      for (let i = 0; i < 2_000; i++) await store.set(`tmp${i}`, i, { ttl: 300, tags: [`u${i}`] });
+      await store.deleteMany(Array.from({ length: 2_000 }, (_, i) => `tmp${i}`));
+      assert.deepEqual(await internal(), ['tg:\u0000life']);
+      await store.invalidateTags(['T']);
+      const ttl = await inspect.pttl('tg:\u0000t:T');
+      assert.ok(ttl > 500 && ttl <= 600, `the record of T lives ${ttl} ms: as long as the longest tagged entry`);
+      assert.equal(await store.get('long'), undefined);
       await sleep(700);
-      assert.equal(await inspect.exists(tagKey), 0, 'the tag set expired with its entries');
+      assert.equal(await inspect.exists('tg:\u0000t:T'), 0, 'the record expired with the entries it could affect');
       await store.set('forever', 1, { ttl: Infinity, tags: ['P'] });
+      assert.equal(await inspect.get('tg:\u0000life'), '0', 'an entry without expiry: records without expiry');
+      await store.invalidateTags(['P']);
       assert.equal(await inspect.pttl('tg:\u0000t:P'), -1);
+      assert.equal(await store.get('forever'), undefined);
     } finally {
       inspect.disconnect();
     }
   });
 
-  it('invalidateTags is O(tagged entries), counts distinct entries, spares keys rewritten without the tag', async () => {
+  it('invalidateTags: entries carrying a tag read as gone and are removed when read; keys rewritten without the tag survive; the count is a lower bound', async () => {
     const store = await fresh('it:');
-    await store.set('a', 1, { tags: ['x', 'y'] });
-    await store.set('b', 1, { tags: ['y'] });
-    await store.set('c', 1, { tags: ['y'] });
-    await store.set('c', 2); // rewritten without tags
-    assert.equal(await store.invalidateTags(['x', 'y']), 2);
-    assert.equal(await store.get('c'), 2);
+    const inspect = new Redis(redis.url);
+    try {
+      await store.set('a', 1, { tags: ['x', 'y'] });
+      await store.set('b', 1, { tags: ['y'] });
+      await store.set('c', 1, { tags: ['y'] });
+      await store.set('c', 2); // rewritten without tags
+      const removed = await store.invalidateTags(['x', 'y']);
+      assert.ok(removed >= 0 && removed <= 2, `removed ${removed}`);
+      assert.deepEqual(await store.getMany(['a', 'b', 'c']), [undefined, undefined, 2]);
+      await pollUntil(async () => (await inspect.exists('it:a', 'it:b')) === 0, { timeoutMs: 2_000, description: 'a and b unlinked once read' });
+      // A tagged counter invalidated by its tag starts afresh.
+      await store.set('n', 40, { tags: ['z'] });
+      assert.equal(await store.incr('n'), 41);
+      await store.invalidateTags(['z']);
+      assert.equal(await store.incr('n'), 1);
+    } finally {
+      inspect.disconnect();
+    }
   });
 
   it('a client passed in is never closed and its keyPrefix is refused with a clear error', async () => {
