@@ -53,6 +53,8 @@ export class RemoteTier {
   #available = true;
   /** An error was reported since L2 last became available. */
   #reported = false;
+  /** When a timeout last counted against the breaker (performance.now()). */
+  #lastTimeout = -Infinity;
   /** Calls sent to L2 and not settled yet (drained by close()). */
   readonly #pending = new Set<Promise<void>>();
   readonly #unsubscribe: (() => void)[] = [];
@@ -130,9 +132,15 @@ export class RemoteTier {
       if (result === TIMED_OUT) {
         controller?.abort(new L2TimeoutError(operation, this.l2Timeout));
         const error = new L2TimeoutError(operation, this.l2Timeout);
-        // Data kept arriving (a large reply, a burst): the link is busy, not dead.
-        if (store.activity !== activity) this.#hooks.error(error, operation, key);
-        else this.#fail(error, operation, key);
+        // Data kept arriving (a large reply, a burst): the link is busy, not dead. Calls that time
+        // out together (one burst that held Redis up) count as one failure, not one each.
+        const now = performance.now();
+        if (store.activity !== activity || now - this.#lastTimeout < this.l2Timeout) {
+          this.#hooks.error(error, operation, key);
+        } else {
+          this.#lastTimeout = now;
+          this.#fail(error, operation, key);
+        }
         return UNAVAILABLE;
       }
       this.#breaker.success();

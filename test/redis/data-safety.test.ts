@@ -339,15 +339,18 @@ describe('4. a Redis that answers with an error is not down', () => {
     const redis = await server();
     const prefix = freshPrefix('huge');
     const cache = track(createCache({ store: redisStore({ url: redis.url }), namespace: prefix }, {}));
+    let downs = 0;
+    cache.on('l2:down', () => downs++);
     await cache.set('small', 'ok');
     const r = raw(redis.url);
     try {
       await r.set(`${prefix}huge`, Buffer.alloc(50 << 20, 0x61));
-      for (let i = 0; i < 6; i++) assert.equal(await cache.get('huge'), undefined);
+      for (let i = 0; i < 10; i++) assert.equal(await cache.get('huge'), undefined);
       assert.equal(cache.stats().l2Available, true, 'a busy link is not a dead one');
-      // Calls queued behind 300 MB of replies may miss until the link drains; the breaker never opened.
+      // Calls queued behind the replies may miss until the link drains; the breaker never opened.
       await pollUntil(async () => (await cache.get('small')) === 'ok', { timeoutMs: 10_000, description: 'other keys served again' });
       assert.equal(cache.stats().l2Available, true);
+      assert.equal(downs, 0, 'the breaker never opened (no l2:down)');
     } finally {
       r.disconnect();
     }
@@ -398,12 +401,13 @@ describe('6. big inputs do not crash the process', () => {
 });
 
 describe('7. the bus cannot take instances down', () => {
-  it('malformed messages are ignored with an error event; a forged sequence number silences nobody; 5k pattern messages against 10k L1 entries cost little', async () => {
+  it('malformed messages are ignored with an error event; a forged sequence number silences nobody; 5k pattern messages against 10k L1 entries cost little', async (t: TestContext) => {
     const redis = await server();
     const prefix = freshPrefix('bus');
-    const make = (): Cache => track(createCache({ l2: redisStore({ url: redis.url }), bus: redisBus({ url: redis.url, heartbeat: '200ms' }), namespace: prefix }, {}));
+    const busB = redisBus({ url: redis.url, heartbeat: '200ms' });
+    const make = (bus = redisBus({ url: redis.url, heartbeat: '200ms' })): Cache => track(createCache({ l2: redisStore({ url: redis.url }), bus, namespace: prefix }, {}));
     const a = make();
-    const b = make();
+    const b = make(busB);
     const errors = errorsOf(a);
     await pollUntil(() => a.stats().busHealthy === true && b.stats().busHealthy === true, { timeoutMs: 5_000, description: 'buses up' });
     const r = raw(redis.url);
@@ -427,7 +431,8 @@ describe('7. the bus cannot take instances down', () => {
       // A forged origin with a huge sequence number: later messages of that origin still apply.
       await b.set('k', 'v1');
       assert.equal(await a.get('k'), 'v1');
-      await r.publish(channel, JSON.stringify({ o: 'forged', s: Number.MAX_SAFE_INTEGER, m: { type: 'keys', keys: ['zzz'] } }));
+      // Someone publishes as b, with the largest sequence number there is.
+      await r.publish(channel, JSON.stringify({ o: busB.id, s: Number.MAX_SAFE_INTEGER, m: { type: 'keys', keys: ['zzz'] } }));
       await b.set('k', 'v2');
       await pollUntil(async () => (await a.get('k')) === 'v2', { timeoutMs: 1_000, description: 'a hears b after a forged message' });
       // 5,000 pattern messages against 10,000 entries in L1.
@@ -445,6 +450,7 @@ describe('7. the bus cannot take instances down', () => {
       await pipeline.exec();
       await sleep(300);
       clearInterval(probe);
+      t.diagnostic(`5,000 pattern messages against 10,000 L1 entries: longest event-loop block ${longest.toFixed(0)} ms; L1 flushes ${a.stats().l1Flushes}`);
       assert.ok(longest < 1_000, `the event loop was blocked at most ${longest.toFixed(0)} ms (was 2-4 s)`);
       await b.set('after', 1);
       await pollUntil(async () => (await a.get('after')) === 1, { timeoutMs: 1_000, description: 'the bus still works' });

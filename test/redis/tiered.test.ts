@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import { Cache, createCache, memoryStore, SerializationError } from '../../src/index.js';
 import type { CacheOptions } from '../../src/index.js';
 import { redisStore } from '../../src/redis/index.js';
+import type { RedisStore } from '../../src/redis/index.js';
 import { guardProcess } from '../helpers/guard.js';
 import { pollUntil, startRedis } from '../harness/index.js';
 import type { RedisProcess } from '../harness/index.js';
@@ -204,16 +205,18 @@ describe('Redis only', () => {
 describe('distributed lock (C6)', () => {
   it('instances missing the same key run the factory once between them', async () => {
     const prefix = `dl${++n}:`;
+    const stores: RedisStore[] = [];
     const make = (): Cache => {
-      const cache = createCache(
-        { l1: memoryStore(), l2: redisStore({ url: redis.url, prefix }), namespace: prefix, distributedLock: { ttl: '1s' } },
-        {},
-      );
+      const l2 = redisStore({ url: redis.url, prefix });
+      stores.push(l2);
+      const cache = createCache({ l1: memoryStore(), l2, namespace: prefix, distributedLock: { ttl: '1s' } }, {});
       caches.push(cache);
       return cache;
     };
     const a = make();
     const b = make();
+    // Connected first: a lock call that misses l2Timeout while connecting runs the factory unlocked.
+    await pollUntil(() => stores.every((s) => s.ready), { timeoutMs: 5_000, description: 'both connected' });
     let calls = 0;
     const loader = async (): Promise<string> => {
       calls++;
