@@ -29,7 +29,7 @@ export const CACHE_DEFAULTS = {
 } as const;
 
 /** Key tests per second that pattern messages from other instances may cost before L1 is flushed instead. */
-const PATTERN_BUDGET = 1_000_000;
+const PATTERN_BUDGET = 200_000;
 
 /** Most keys remembered as "factory failed, serving stale" at once; the oldest go first. */
 const MAX_BACKOFF_KEYS = 10_000;
