@@ -9,7 +9,7 @@ import { FlightRegistry } from '../resilience/single-flight.js';
 import { codec } from '../serialization/codec.js';
 import type { Serializer } from '../serialization/codec.js';
 import type { RemoteStore, Store, SyncStore } from '../stores/store.js';
-import { RemoteTier } from '../tiers/remote-tier.js';
+import { RemoteTier, UNAVAILABLE } from '../tiers/remote-tier.js';
 import { cachedNow } from '../util/clock.js';
 import { compileGlob, escapeGlob } from '../util/glob.js';
 import { CacheEmitter } from './emitter.js';
@@ -27,6 +27,9 @@ export const CACHE_DEFAULTS = {
   l2Timeout: '50ms',
   closeTimeout: '1s',
 } as const;
+
+/** How long after the bus went down the cache checks whether Redis went with it. */
+const BUS_DOWN_GRACE = 100;
 
 /** Key tests per second that pattern messages from other instances may cost before L1 is flushed instead. */
 const PATTERN_BUDGET = 200_000;
@@ -140,7 +143,7 @@ export class CacheCore {
       message: (message) => this.#receive(message),
       down: () => {
         this.#diverged = true;
-        this.#updateMode();
+        this.#confirmBusDown();
       },
       up: () => this.#recover(),
       error: (error, operation) => this.error({ error, tier: 'l2', operation }),
@@ -169,6 +172,25 @@ export class CacheCore {
     // nothing in it can have diverged then (unless L2 goes away meanwhile, which marks it again).
     this.#diverged = false;
     if (this.l1.size !== 0) this.flushL1();
+  }
+
+  /**
+   * The bus went down. When Redis itself is going away, the data link usually notices within
+   * moments and this is an outage, in which L1 keeps serving. Only when Redis still answers a PING
+   * a moment later is it the bus alone, and L1 is set aside (see {@link #updateMode}).
+   */
+  #confirmBusDown(): void {
+    const timer = setTimeout(() => {
+      const remote = this.remote;
+      if (this.closed || this.busHealthy || remote?.available !== true) return;
+      remote.run('ping', undefined, (s) => s.ping()).then(
+        (r) => {
+          if (r !== UNAVAILABLE) this.#updateMode();
+        },
+        () => this.#updateMode(), // a reply error: Redis is up
+      );
+    }, BUS_DOWN_GRACE);
+    timer.unref();
   }
 
   /**

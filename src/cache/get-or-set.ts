@@ -121,10 +121,14 @@ function start<T>(
   // A tagged result is true as of the moment this run began, in Redis' own clock: an
   // invalidation of one of its tags after that moment makes it invalid (lazy tags, redis-store.ts).
   // The clock is read alongside the first L2 read, in the same round trip.
-  let stampAt: Promise<number | undefined> | undefined;
+  let stampAt: number | undefined;
   const run = async (): Promise<T> => {
     if (core.remote !== undefined) {
-      if (options.tags !== undefined && options.tags.length !== 0) stampAt = serverTime(core, key);
+      if (options.tags !== undefined && options.tags.length !== 0) {
+        void serverTime(core, key).then((at) => {
+          stampAt = at;
+        });
+      }
       const entry = (await readRemote(core, key)) as RemoteEntry<T> | undefined;
       if (entry !== undefined && !entry.stale) {
         flight.fromL2 = true;
@@ -150,8 +154,8 @@ function start<T>(
       if (flight.fromL2) return value;
       if (ctx.options !== undefined) ({ ttl, grace } = ctx.apply(ttl, grace));
       if (value !== undefined && !ctx.skipped && mayStore(flight)) {
-        if (stampAt === undefined) store(core, flight, key, value, ttl, grace, 'getOrSet', { age: performance.now() - started });
-        else void stampAt.then((at) => store(core, flight, key, value, ttl, grace, 'getOrSet', at === undefined ? { age: performance.now() - started } : { at }));
+        // The clock read has long come back with the first L2 read; if not, the run's age stands in.
+        store(core, flight, key, value, ttl, grace, 'getOrSet', stampAt === undefined ? { age: performance.now() - started } : { at: stampAt });
       } else {
         releaseLock(flight);
       }
