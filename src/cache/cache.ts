@@ -396,7 +396,13 @@ export class Cache {
       const chunk = entries.length <= CHUNK ? entries : entries.slice(i, i + CHUNK);
       try {
         const r = await remote.run(operation, key, (s) => Promise.all(chunk.map(({ k, payload, o }) => s.write(k, payload, o.ttl, o.grace, o.tags))));
-        if (r === UNAVAILABLE) unavailable = true;
+        const keys = chunk.map((e) => e.k);
+        if (r === UNAVAILABLE) {
+          unavailable = true;
+          core.missedInL2({ type: 'keys', keys });
+        } else {
+          core.reachedL2(keys);
+        }
       } catch (error) {
         if (!(error instanceof StoreError)) throw error;
         failure ??= error;
@@ -434,6 +440,9 @@ export class Cache {
           if (r !== UNAVAILABLE) {
             answered = true;
             inL2 += r;
+            core.reachedL2(chunk);
+          } else {
+            core.missedInL2({ type: 'keys', keys: [...chunk] });
           }
         }
       } finally {
@@ -463,12 +472,17 @@ export class Cache {
       try {
         let inL2 = 0;
         let answered = false;
+        let missed = false;
         for (const part of parts) {
           const r = await core.remote.run(operation, undefined, part);
-          if (r === UNAVAILABLE) continue;
+          if (r === UNAVAILABLE) {
+            missed = true;
+            continue;
+          }
           answered = true;
           inL2 += r;
         }
+        if (missed) core.missedInL2(message);
         if (answered) removed = Math.max(local, inL2);
       } finally {
         core.publish(message);

@@ -28,6 +28,24 @@ export const CACHE_DEFAULTS = {
   closeTimeout: '1s',
 } as const;
 
+/** Bounds of what is remembered for L2 while it is away. */
+const MAX_MISSED_KEYS = 10_000;
+const MAX_MISSED_OTHER = 1_000;
+
+/** Sends an invalidation L2 missed. */
+function replay(s: RemoteStore, message: BusMessage): Promise<number> {
+  switch (message.type) {
+    case 'keys':
+      return s.deleteMany(message.keys);
+    case 'pattern':
+      return s.deletePattern(message.pattern);
+    case 'tags':
+      return s.invalidateTags(message.tags);
+    case 'clear':
+      return message.path === '' ? s.clear().then(() => 0) : s.deletePattern(`${escapeGlob(message.path)}*`);
+  }
+}
+
 /** How long after the bus went down the cache checks whether Redis went with it. */
 const BUS_DOWN_GRACE = 100;
 
@@ -88,6 +106,12 @@ export class CacheCore {
   l1Flushes = 0;
   /** L1 may hold what other instances invalidated meanwhile (L2 or the bus was away). */
   #diverged = false;
+  /** Keys whose last write or delete never reached L2 (Redis away or too slow): removed there once it is back. */
+  readonly #missedKeys = new Set<string>();
+  /** Pattern, tag and clear invalidations L2 never got, replayed once it is back. */
+  #missedOther: BusMessage[] = [];
+  /** More was missed than is remembered. */
+  #missedDropped = 0;
   #patternWindow = 0;
   #patternCost = 0;
   #closing: Promise<void> | undefined;
@@ -135,6 +159,7 @@ export class CacheCore {
       },
       up: () => {
         this.emitter.emit('l2:up', {});
+        this.#replayMissed();
         this.#recover();
       },
     });
@@ -277,6 +302,60 @@ export class CacheCore {
       return;
     }
     bus.publish(message).catch((error: unknown) => this.error({ error: toError(error), tier: 'l2', operation: 'publish' }));
+  }
+
+  /**
+   * A write or invalidation did not reach L2. Once L2 is back, the keys are removed there and the
+   * invalidations sent again, so an older value Redis still holds cannot come back after the
+   * outage in place of what this instance wrote or removed meanwhile (L1 is flushed then too).
+   * Invalidations, not values, are replayed: they are idempotent and never newer than the truth.
+   */
+  missedInL2(message: BusMessage): void {
+    if (message.type === 'keys') {
+      for (const key of message.keys) {
+        if (this.#missedKeys.size >= MAX_MISSED_KEYS && !this.#missedKeys.has(key)) this.#missedDropped++;
+        else this.#missedKeys.add(key);
+      }
+    } else if (this.#missedOther.length >= MAX_MISSED_OTHER) {
+      this.#missedDropped++;
+    } else {
+      this.#missedOther.push(message);
+    }
+  }
+
+  /** The keys reached L2 after all: nothing to remove there for them. */
+  reachedL2(keys: readonly string[]): void {
+    if (this.#missedKeys.size === 0) return;
+    for (const key of keys) this.#missedKeys.delete(key);
+  }
+
+  #replayMissed(): void {
+    const remote = this.remote;
+    if (remote === undefined || (this.#missedKeys.size === 0 && this.#missedOther.length === 0 && this.#missedDropped === 0)) return;
+    const keys = [...this.#missedKeys];
+    const other = this.#missedOther;
+    this.#missedKeys.clear();
+    this.#missedOther = [];
+    if (this.#missedDropped !== 0) {
+      this.error({
+        error: new Error(`${this.#missedDropped} writes or invalidations made while Redis was away were not remembered; Redis may serve older values for them until their TTL`),
+        tier: 'l2',
+        operation: 'recover',
+      });
+      this.#missedDropped = 0;
+    }
+    const again = (message: BusMessage): void => this.missedInL2(message);
+    void (async () => {
+      for (let i = 0; i < keys.length; i += BUS_KEYS_PER_MESSAGE) {
+        const part = keys.slice(i, i + BUS_KEYS_PER_MESSAGE);
+        const r = await remote.run('recover', undefined, (s) => s.deleteMany(part)).catch(() => 0);
+        if (r === UNAVAILABLE) again({ type: 'keys', keys: part });
+      }
+      for (const message of other) {
+        const r = await remote.run('recover', undefined, (s) => replay(s, message)).catch(() => 0);
+        if (r === UNAVAILABLE) again(message);
+      }
+    })();
   }
 
   /** Empties the memory tier: what it held may have diverged from L2. */

@@ -214,8 +214,13 @@ function store<T>(
   core.sets++;
   remote.background(operation, key, (s) => s.write(key, payload, ttl, grace, tags, stamp), (result) => {
     releaseLock(flight); // after the write: waiting instances now find the value in L2
-    if (result === 'ok') core.publish({ type: 'keys', keys: [key] });
-    else if (result === 'unavailable' && !core.tiered && !flight.superseded) core.l1.write(key, value, ttl, grace, tags);
+    if (result === 'ok') {
+      core.reachedL2([key]);
+      core.publish({ type: 'keys', keys: [key] });
+    } else if (result === 'unavailable') {
+      core.missedInL2({ type: 'keys', keys: [key] });
+      if (!core.tiered && !flight.superseded) core.l1.write(key, value, ttl, grace, tags);
+    }
     // Refused by Redis (OOM, NOPERM): reported; the memory copy would outlive what Redis holds.
     else if (result === 'refused' && core.tiered) core.l1.delete(key);
   });

@@ -80,6 +80,8 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
   /** Longest lifetime (ms) of a tagged entry this store wrote and recorded in Redis; 0: unbounded. */
   #life: number | undefined;
   #activity = 0;
+  /** Keys holding values hoard cannot read, and until when they read as a miss unfetched. */
+  readonly #foreign = new Map<string, number>();
   #closing: Promise<void> | undefined;
   readonly #headerCommand: (key: string) => Promise<unknown>;
   readonly #unlockCommand: (key: string, token: string) => Promise<unknown>;
@@ -227,6 +229,7 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
   async getEntry(key: string): Promise<RemoteEntry<V> | undefined> {
     if (this.client.status !== 'ready') await this.#connected();
     const full = this.#key(key);
+    if (this.#foreign.size !== 0 && this.#isForeign(full)) return undefined;
     const text = await this.client.get(full);
     if (text === null) return undefined;
     const entry = this.#decode(key, text, Date.now());
@@ -238,7 +241,7 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
     if (this.client.status !== 'ready') await this.#connected();
     if (keys.length === 0) return [];
     const full = keys.map((k) => this.#key(k));
-    const texts = await this.#mget(full);
+    const texts = this.#foreign.size === 0 ? await this.#mget(full) : await this.#mgetKnown(full);
     const now = Date.now();
     const decoded = texts.map((text, i) => (text === null ? undefined : this.#decode(keys[i]!, text, now)));
     if (!decoded.some((d) => d?.header.tags !== undefined)) return decoded.map((d) => d?.entry);
@@ -270,6 +273,7 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
   async write(key: string, payload: string, ttl: number | undefined, grace: number, tags: readonly string[] | undefined, stamp?: WriteStamp): Promise<void> {
     if (this.client.status !== 'ready') await this.#connected();
     const full = this.#key(key);
+    if (this.#foreign.size !== 0) this.#foreign.delete(full);
     const freshUntil = ttl === undefined ? undefined : Date.now() + ttl;
     const life = ttl === undefined || grace === Infinity ? 0 : ttl + grace;
     const px = life > MAX_PX ? 0 : life;
@@ -364,6 +368,7 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
   async clear(): Promise<void> {
     if (this.client.status !== 'ready') await this.#connected();
     this.#life = undefined;
+    this.#foreign.clear();
     await this.#unlink(await this.#scan(`${escapeGlob(this.#prefix)}*`, false));
   }
 
@@ -461,6 +466,34 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
     });
   }
 
+  /**
+   * A value under the prefix that hoard did not write (or cannot decode) reads as a miss without
+   * fetching it again for a while: a foreign 50 MB string must not be shipped on every read and
+   * hold up the link for every other key. A write or delete of the key through this store ends it.
+   */
+  #markForeign(full: string): void {
+    this.#foreign.delete(full);
+    if (this.#foreign.size >= MAX_FOREIGN) this.#foreign.delete(this.#foreign.keys().next().value!);
+    this.#foreign.set(full, Date.now() + FOREIGN_MS);
+  }
+
+  #isForeign(full: string): boolean {
+    const until = this.#foreign.get(full);
+    if (until === undefined) return false;
+    if (until > Date.now()) return true;
+    this.#foreign.delete(full);
+    return false;
+  }
+
+  async #mgetKnown(full: readonly string[]): Promise<(string | null)[]> {
+    const wanted: number[] = [];
+    for (let i = 0; i < full.length; i++) if (!this.#isForeign(full[i]!)) wanted.push(i);
+    const out = new Array<string | null>(full.length).fill(null);
+    const texts = await this.#mget(wanted.map((i) => full[i]!));
+    wanted.forEach((i, j) => (out[i] = texts[j] ?? null));
+    return out;
+  }
+
   /** Invalidation times of `tags` (µs); tags never invalidated are absent. */
   async #records(tags: readonly string[]): Promise<Map<string, number>> {
     const out = new Map<string, number>();
@@ -479,6 +512,7 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
 
   /** FAULTS.md I5: garbage written by someone else is a miss plus an error, never a throw. */
   #undecodable(key: string, cause: unknown): void {
+    this.#markForeign(this.#prefix + key);
     const error = new Error(`cannot decode the value at "${key}"; treated as a miss`, { cause });
     error.name = 'DeserializationError';
     for (const listener of this.#errorListeners.slice()) listener(error);
@@ -541,6 +575,9 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
     return [...found];
   }
 }
+
+const MAX_FOREIGN = 1_000;
+const FOREIGN_MS = 10_000;
 
 /** Longest PX Redis takes with room to spare; longer lifetimes are stored without expiry. */
 const MAX_PX = 2 ** 47;

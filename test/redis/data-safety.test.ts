@@ -15,7 +15,7 @@ import { redisBus, redisStore } from '../../src/redis/index.js';
 import { guardProcess } from '../helpers/guard.js';
 import { pollUntil, startInstances } from '../harness/index.js';
 import type { InstanceGroup } from '../harness/index.js';
-import { directStore, freshPrefix, registerCleanup, server, sleep, timed } from './faults-support.js';
+import { directStore, freshPrefix, proxyTo, registerCleanup, server, sleep, timed } from './faults-support.js';
 import type { CacheInstanceHandlers } from './fixtures/cache-instance.js';
 
 /** Every cache a test builds is closed after the file, even when the test fails, before the servers stop. */
@@ -196,6 +196,38 @@ describe('2. the newest write wins', () => {
     } finally {
       r.disconnect();
     }
+  });
+});
+
+describe('2b. what an instance wrote or removed while Redis was away', () => {
+  it('never lets an older value Redis still holds come back after the outage: keys, patterns and tags are invalidated in Redis once it is back', async () => {
+    const redis = await server();
+    const proxy = await proxyTo(redis);
+    const prefix = freshPrefix('outage');
+    const l2 = redisStore({ url: proxy.url });
+    const cache = track(createCache({ l1: memoryStore(), l2, namespace: prefix }, {}));
+    await pollUntil(() => l2.ready, { timeoutMs: 5_000, description: 'connected' });
+    await cache.set('k', 'v1');
+    await cache.set('gone', 'g1');
+    await cache.set('p1', 'old');
+    await cache.set('tagged', 'old', { tags: ['t'] });
+    proxy.set({ mode: 'refuse' });
+    proxy.resetAll();
+    await pollUntil(() => cache.stats().l2Available === false, { timeoutMs: 2_000, description: 'Redis away' });
+    await cache.set('k', 'v2');
+    await cache.delete('gone');
+    await cache.deletePattern('p*');
+    await cache.invalidateTags(['t']);
+    assert.equal(await cache.get('k'), 'v2', 'this instance serves what it wrote during the outage');
+    proxy.set({ mode: 'pass' });
+    await pollUntil(() => cache.stats().l2Available === true, { timeoutMs: 5_000, description: 'Redis back' });
+    const reader = await directStore(redis.url, prefix);
+    await pollUntil(async () => (await reader.getMany(['k', 'gone', 'p1', 'tagged'])).every((v) => v === undefined), {
+      timeoutMs: 2_000,
+      description: 'the older values are gone from Redis',
+    });
+    assert.notEqual(await cache.get('k'), 'v1', 'v1 never comes back');
+    assert.equal(await cache.get('gone'), undefined);
   });
 });
 
