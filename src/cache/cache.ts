@@ -4,6 +4,7 @@ import { UNAVAILABLE } from '../tiers/remote-tier.js';
 import { CacheClosedError } from '../errors/cache-closed-error.js';
 import { StoreError } from '../errors/store-error.js';
 import { checkGlob, escapeGlob } from '../util/glob.js';
+import { describe } from '../memory/memory-store.js';
 import { CacheCore } from './core.js';
 import type { LoadOptions } from './get-or-set.js';
 import { load, loadMany, readRemote, readRemoteMany } from './get-or-set.js';
@@ -126,7 +127,7 @@ export class Cache {
   async incr(key: string, by = 1): Promise<number> {
     if (this.#core.closed) throw new CacheClosedError('incr');
     checkKey(key);
-    if (typeof by !== 'number' || !Number.isFinite(by)) throw new TypeError(`incr: by must be a finite number, got ${String(by)}`);
+    if (typeof by !== 'number' || !Number.isFinite(by)) throw new TypeError(`incr: by must be a finite number, got ${describe(by)}`);
     const k = this.#prefix + key;
     const core = this.#core;
     core.touched(k);
@@ -319,6 +320,15 @@ export class Cache {
     const off = core.emitter.on(event, listener);
     if (event === 'evict' || event === 'expire') bridgeStoreEvents(core);
     return off;
+  }
+
+  /**
+   * Resolves when Redis is connected and the bus hears itself, or when connecting failed or
+   * `connectTimeout` (1 s) is spent; never rejects (`stats().l2Available` says which). A memory
+   * cache is ready at once. Await it before serving traffic to start with warm connections.
+   */
+  ready(): Promise<void> {
+    return this.#core.ready();
   }
 
   /**

@@ -5,6 +5,7 @@ import { ConfigError } from '../errors/config-error.js';
 import { toError } from '../errors/to-error.js';
 import { MemoryStore } from '../memory/memory-store.js';
 import { nullStore } from '../memory/null-store.js';
+import { resolveBreakerOptions } from '../resilience/circuit-breaker.js';
 import { FlightRegistry } from '../resilience/single-flight.js';
 import { codec } from '../serialization/codec.js';
 import type { Serializer } from '../serialization/codec.js';
@@ -26,6 +27,7 @@ export const CACHE_DEFAULTS = {
   enabled: true,
   l2Timeout: '50ms',
   closeTimeout: '1s',
+  connectTimeout: '1s',
 } as const;
 
 /** Bounds of what is remembered for L2 while it is away. */
@@ -112,6 +114,8 @@ export class CacheCore {
   #missedOther: BusMessage[] = [];
   /** More was missed than is remembered. */
   #missedDropped = 0;
+  /** End of the first connection's budget (performance.now()), for ready(). */
+  #readyBy = 0;
   #patternWindow = 0;
   #patternCost = 0;
   #closing: Promise<void> | undefined;
@@ -137,6 +141,11 @@ export class CacheCore {
     this.serializer = options.serializer ?? codec;
 
     this.lockTtl = resolveLock(options.distributedLock);
+    // Every option is checked whatever the tiers, so a typo fails where it is written, not when
+    // Redis is added one day.
+    const l2Timeout = parseDuration(options.l2Timeout ?? CACHE_DEFAULTS.l2Timeout, 'l2Timeout');
+    const connectTimeout = parseDuration(options.connectTimeout ?? CACHE_DEFAULTS.connectTimeout, 'connectTimeout', { allowZero: true });
+    resolveBreakerOptions(options.circuitBreaker);
     const tiers = resolveTiers(options, enabled);
     this.l1 = tiers.l1;
     this.twoTier = tiers.tiered;
@@ -148,8 +157,8 @@ export class CacheCore {
       this.bus = undefined;
       return;
     }
-    const l2Timeout = parseDuration(options.l2Timeout ?? CACHE_DEFAULTS.l2Timeout, 'l2Timeout');
     tiers.l2.bind(prefix);
+    this.#readyBy = performance.now() + connectTimeout;
     this.remote = new RemoteTier(tiers.l2, l2Timeout, options.circuitBreaker, {
       error: (error, operation, key) => this.error({ error, tier: 'l2', operation, ...(key === undefined ? {} : { key }) }),
       down: (error) => {
@@ -162,7 +171,7 @@ export class CacheCore {
         this.#replayMissed();
         this.#recover();
       },
-    });
+    }, connectTimeout);
     this.bus = options.bus;
     this.bus?.start(`${prefix}bus`, {
       message: (message) => this.#receive(message),
@@ -174,6 +183,19 @@ export class CacheCore {
       error: (error, operation) => this.error({ error, tier: 'l2', operation }),
     });
     this.#updateMode();
+  }
+
+  /**
+   * Resolves when the shared tier is connected and the bus hears itself, or when that failed or
+   * `connectTimeout` is spent: whichever comes first. Never rejects; `stats()` says which.
+   */
+  async ready(): Promise<void> {
+    const remote = this.remote;
+    if (remote === undefined) return;
+    await remote.firstConnection();
+    while (!this.busHealthy && !this.closed && performance.now() < this.#readyBy) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
   }
 
   /** Whether the bus is subscribed and hears itself (no bus: true). */

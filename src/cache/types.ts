@@ -150,6 +150,13 @@ export interface CacheOptions {
    * failure and the operation goes on from L1 or the factory. @default '50ms'
    */
   l2Timeout?: Duration | undefined;
+  /**
+   * How long calls may wait for the shared tier's first connection, on top of `l2Timeout`. A Redis
+   * a few milliseconds away takes several round trips to connect; without this budget the first
+   * calls of a process would miss it. A connection refused or rejected (bad password) ends the
+   * wait at once. `cache.ready()` resolves when it is up or this is spent. @default '1s'
+   */
+  connectTimeout?: Duration | undefined;
   /** When L2 calls stop being tried after repeated failures. @default { failureThreshold: 5, breakDuration: '2s' } */
   circuitBreaker?: CircuitBreakerOptions | undefined;
   /**

@@ -224,6 +224,8 @@ export class MemoryStore<V = unknown> implements SyncStore<V> {
    * `getStale` after its TTL. `tags`: names `invalidateTags` can remove it by.
    */
   set(key: string, value: V, options?: StoreSetOptions): void {
+    // As the facade: undefined means "absent", so storing it would make get() lie about presence.
+    if (value === undefined) throw new TypeError(`set: undefined cannot be stored (key "${key}"); use delete() or null`);
     let ttl = this.#defaultTtl;
     let grace = 0;
     let tags: readonly string[] | undefined;
@@ -292,6 +294,7 @@ export class MemoryStore<V = unknown> implements SyncStore<V> {
 
   /** Adds `by` to the number at `key` (0 when absent), keeping its TTL. */
   incr(key: string, by = 1): number {
+    if (typeof by !== 'number' || !Number.isFinite(by)) throw new TypeError(`incr: by must be a finite number, got ${describe(by)}`);
     const i = this.#keyMap.get(key);
     if (i === undefined || this.#isStale(i)) {
       this.write(key, by as V, this.#defaultTtl, 0, undefined);
@@ -617,6 +620,11 @@ export class MemoryStore<V = unknown> implements SyncStore<V> {
     }
     if (this.#freeTop + this.#size !== this.#fill) throw new Error('free slots and live slots do not add up');
   }
+}
+
+/** `'2'` (a string), not `2`: what a wrong argument was, for an error message. */
+export function describe(value: unknown): string {
+  return typeof value === 'string' ? `the string ${JSON.stringify(value)}` : `${typeof value} ${String(value)}`;
 }
 
 function toMs(value: Duration, option: string): number {

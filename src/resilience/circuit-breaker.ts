@@ -15,6 +15,18 @@ export interface CircuitBreakerOptions {
 
 export const BREAKER_DEFAULTS = { failureThreshold: 5, breakDuration: 2_000 } as const;
 
+/** Validates breaker options (`ConfigError` naming the option) and fills the defaults. */
+export function resolveBreakerOptions(options: CircuitBreakerOptions | undefined): { failureThreshold: number; breakDuration: number } {
+  if (options !== undefined && (typeof options !== 'object' || options === null)) {
+    throw new ConfigError('circuitBreaker', 'expected { failureThreshold?, breakDuration? }');
+  }
+  const threshold = options?.failureThreshold ?? BREAKER_DEFAULTS.failureThreshold;
+  if (!Number.isInteger(threshold) || threshold < 1) {
+    throw new ConfigError('circuitBreaker.failureThreshold', `expected a whole number >= 1, got ${String(threshold)}`);
+  }
+  return { failureThreshold: threshold, breakDuration: parseDuration(options?.breakDuration ?? BREAKER_DEFAULTS.breakDuration, 'circuitBreaker.breakDuration') };
+}
+
 export interface BreakerHooks {
   probe(): Promise<void>;
   onOpen(): void;
@@ -36,12 +48,7 @@ export class CircuitBreaker {
   readonly #hooks: BreakerHooks;
 
   constructor(options: CircuitBreakerOptions | undefined, hooks: BreakerHooks) {
-    const threshold = options?.failureThreshold ?? BREAKER_DEFAULTS.failureThreshold;
-    if (!Number.isInteger(threshold) || threshold < 1) {
-      throw new ConfigError('circuitBreaker.failureThreshold', `expected a whole number >= 1, got ${String(threshold)}`);
-    }
-    this.failureThreshold = threshold;
-    this.breakDuration = parseDuration(options?.breakDuration ?? BREAKER_DEFAULTS.breakDuration, 'circuitBreaker.breakDuration');
+    ({ failureThreshold: this.failureThreshold, breakDuration: this.breakDuration } = resolveBreakerOptions(options));
     this.#hooks = hooks;
   }
 

@@ -53,16 +53,26 @@ export class RemoteTier {
   #available = true;
   /** An error was reported since L2 last became available. */
   #reported = false;
+  /**
+   * Until when (performance.now()) calls may wait for the first connection instead of `l2Timeout`
+   * alone; 0 once it is up, failed or its budget is spent. A Redis a few milliseconds away takes
+   * several round trips to connect, longer than a call's deadline: without this, the first calls
+   * of every process would miss Redis (a `set` that never lands, a `getOrSet` that recomputes).
+   */
+  #connectBy: number;
+  #connectWaiters: (() => void)[] = [];
+  #connectTimer: NodeJS.Timeout | undefined;
   /** When a timeout last counted against the breaker (performance.now()). */
   #lastTimeout = -Infinity;
   /** Calls sent to L2 and not settled yet (drained by close()). */
   readonly #pending = new Set<Promise<void>>();
   readonly #unsubscribe: (() => void)[] = [];
 
-  constructor(store: RemoteStore, l2Timeout: number, breaker: CircuitBreakerOptions | undefined, hooks: RemoteTierHooks) {
+  constructor(store: RemoteStore, l2Timeout: number, breaker: CircuitBreakerOptions | undefined, hooks: RemoteTierHooks, connectTimeout = 0) {
     this.store = store;
     this.l2Timeout = l2Timeout;
     this.#hooks = hooks;
+    this.#connectBy = store.ready ? 0 : performance.now() + connectTimeout;
     this.#breaker = new CircuitBreaker(breaker, {
       probe: async () => {
         const ping = store.ping();
@@ -79,6 +89,7 @@ export class RemoteTier {
     });
     this.#unsubscribe.push(
       store.onStatus((ready) => {
+        if (ready) this.#connected();
         if (!ready && !this.#lost && this.#available) {
           hooks.error(new L2ConnectionError('the connection to L2 was lost'), 'connection', undefined);
           this.#reported = true;
@@ -89,6 +100,8 @@ export class RemoteTier {
         this.#update();
       }),
       store.onError((error) => {
+        // The first connection failed outright (refused, bad password): nobody waits for it.
+        if (!store.ready) this.#connected();
         // Connection errors count against the breaker only while no command can be sent.
         if (!store.ready) this.#breaker.failure();
         // One error event per outage: the reconnect attempts that follow would only repeat it.
@@ -97,6 +110,30 @@ export class RemoteTier {
         hooks.error(error, 'connection', undefined);
       }),
     );
+  }
+
+  /**
+   * Resolves once the first connection is up, failed, or its budget (`connectTimeout`) is spent:
+   * what `cache.ready()` waits for.
+   */
+  firstConnection(): Promise<void> {
+    if (this.#connectBy === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      this.#connectWaiters.push(resolve);
+      if (this.#connectTimer === undefined) {
+        this.#connectTimer = setTimeout(() => this.#connected(), Math.max(0, this.#connectBy - performance.now()));
+        this.#connectTimer.unref();
+      }
+    });
+  }
+
+  #connected(): void {
+    this.#connectBy = 0;
+    if (this.#connectTimer !== undefined) clearTimeout(this.#connectTimer);
+    this.#connectTimer = undefined;
+    const waiters = this.#connectWaiters;
+    this.#connectWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 
   /** Whether L2 is taking calls (breaker closed, connection not known lost). */
@@ -127,8 +164,10 @@ export class RemoteTier {
       promise = store.whenReady(controller.signal).then(() => fn(store));
     }
     const tracked = this.#track(promise);
+    // Before the first connection: its remaining budget, then the call's own deadline.
+    const budget = this.#connectBy === 0 ? this.l2Timeout : Math.max(0, this.#connectBy - performance.now()) + this.l2Timeout;
     try {
-      const result = await withDeadline(promise, this.l2Timeout);
+      const result = await withDeadline(promise, budget);
       if (result === TIMED_OUT) {
         controller?.abort(new L2TimeoutError(operation, this.l2Timeout));
         const error = new L2TimeoutError(operation, this.l2Timeout);
@@ -195,6 +234,7 @@ export class RemoteTier {
   }
 
   dispose(): void {
+    this.#connected();
     this.#breaker.dispose();
     for (const off of this.#unsubscribe) off();
   }

@@ -173,6 +173,31 @@ describe('Cache: bad input never loses what is cached', () => {
     assert.equal(await cache.get('j'), undefined);
   });
 
+  it('memoryStore().set(k, undefined) is a TypeError like the facade; incr says what it got instead of a number', async () => {
+    const store = memoryStore();
+    store.set('k', 1);
+    assert.throws(() => store.set('k', undefined), TypeError);
+    assert.equal(store.get('k'), 1);
+    assert.throws(() => store.incr('n', '2' as unknown as number), /got the string "2"/);
+    const cache = make();
+    await assert.rejects(cache.incr('n', '2' as unknown as number), /got the string "2"/);
+    assert.equal(await cache.get('n'), undefined);
+  });
+
+  it('every option is checked whatever the tiers: a bad l2Timeout, connectTimeout, closeTimeout or circuitBreaker is a ConfigError naming it', () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [{ l2Timeout: 'soon' }, 'l2Timeout'],
+      [{ l2Timeout: -5 }, 'l2Timeout'],
+      [{ connectTimeout: 'later' }, 'connectTimeout'],
+      [{ closeTimeout: -1 }, 'closeTimeout'],
+      [{ circuitBreaker: { failureThreshold: 0 } }, 'circuitBreaker.failureThreshold'],
+      [{ circuitBreaker: { breakDuration: 'x' } }, 'circuitBreaker.breakDuration'],
+    ];
+    for (const [options, option] of cases) {
+      assert.throws(() => createCache(options, {}), { code: 'HOARD_CONFIG', option }, option);
+    }
+  });
+
   it('I9: ttl 0, -1, NaN and bad strings are ConfigError naming ttl; the old value stays', async () => {
     const cache = make();
     await cache.set('k', 1);
