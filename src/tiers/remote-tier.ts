@@ -61,6 +61,9 @@ export class RemoteTier {
    */
   #connectBy: number;
   #connectWaiters: (() => void)[] = [];
+  /** Settles when the first connection fails; pending forever once it succeeded. */
+  readonly #firstFailed: Promise<typeof TIMED_OUT>;
+  #failFirst: (value: typeof TIMED_OUT) => void = noop;
   #connectTimer: NodeJS.Timeout | undefined;
   /** When a timeout last counted against the breaker (performance.now()). */
   #lastTimeout = -Infinity;
@@ -73,6 +76,9 @@ export class RemoteTier {
     this.l2Timeout = l2Timeout;
     this.#hooks = hooks;
     this.#connectBy = store.ready ? 0 : performance.now() + connectTimeout;
+    this.#firstFailed = new Promise((resolve) => {
+      this.#failFirst = resolve;
+    });
     this.#breaker = new CircuitBreaker(breaker, {
       probe: async () => {
         const ping = store.ping();
@@ -101,7 +107,10 @@ export class RemoteTier {
       }),
       store.onError((error) => {
         // The first connection failed outright (refused, bad password): nobody waits for it.
-        if (!store.ready) this.#connected();
+        if (!store.ready && this.#connectBy !== 0) {
+          this.#connected();
+          this.#failFirst(TIMED_OUT);
+        }
         // Connection errors count against the breaker only while no command can be sent.
         if (!store.ready) this.#breaker.failure();
         // One error event per outage: the reconnect attempts that follow would only repeat it.
@@ -164,10 +173,12 @@ export class RemoteTier {
       promise = store.whenReady(controller.signal).then(() => fn(store));
     }
     const tracked = this.#track(promise);
-    // Before the first connection: its remaining budget, then the call's own deadline.
-    const budget = this.#connectBy === 0 ? this.l2Timeout : Math.max(0, this.#connectBy - performance.now()) + this.l2Timeout;
+    // Before the first connection: its remaining budget, then the call's own deadline; a first
+    // connection that fails (refused, bad password) ends the wait at once.
+    const cold = this.#connectBy !== 0;
+    const budget = cold ? Math.max(0, this.#connectBy - performance.now()) + this.l2Timeout : this.l2Timeout;
     try {
-      const result = await withDeadline(promise, budget);
+      const result = cold ? await Promise.race([withDeadline(promise, budget), this.#firstFailed]) : await withDeadline(promise, budget);
       if (result === TIMED_OUT) {
         controller?.abort(new L2TimeoutError(operation, this.l2Timeout));
         const error = new L2TimeoutError(operation, this.l2Timeout);
