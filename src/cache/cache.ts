@@ -4,7 +4,7 @@ import { UNAVAILABLE } from '../tiers/remote-tier.js';
 import { CacheClosedError } from '../errors/cache-closed-error.js';
 import { StoreError } from '../errors/store-error.js';
 import { checkGlob, escapeGlob } from '../util/glob.js';
-import { describe } from '../memory/memory-store.js';
+import { describeValue } from '../util/describe.js';
 import { CacheCore } from './core.js';
 import type { LoadOptions } from './get-or-set.js';
 import { load, loadMany, readRemote, readRemoteMany } from './get-or-set.js';
@@ -127,7 +127,7 @@ export class Cache {
   async incr(key: string, by = 1): Promise<number> {
     if (this.#core.closed) throw new CacheClosedError('incr');
     checkKey(key);
-    if (typeof by !== 'number' || !Number.isFinite(by)) throw new TypeError(`incr: by must be a finite number, got ${describe(by)}`);
+    if (typeof by !== 'number' || !Number.isFinite(by)) throw new TypeError(`incr: by must be a finite number, got ${describeValue(by)}`);
     const k = this.#prefix + key;
     const core = this.#core;
     core.touched(k);

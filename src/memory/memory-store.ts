@@ -1,4 +1,5 @@
 import { MAX_DURATION_MS, parseDuration, timerDelay } from '../config/duration.js';
+import { describeValue } from '../util/describe.js';
 import type { Duration } from '../config/duration.js';
 import { ConfigError } from '../errors/config-error.js';
 import type { Clock } from '../util/clock.js';
@@ -294,7 +295,7 @@ export class MemoryStore<V = unknown> implements SyncStore<V> {
 
   /** Adds `by` to the number at `key` (0 when absent), keeping its TTL. */
   incr(key: string, by = 1): number {
-    if (typeof by !== 'number' || !Number.isFinite(by)) throw new TypeError(`incr: by must be a finite number, got ${describe(by)}`);
+    if (typeof by !== 'number' || !Number.isFinite(by)) throw new TypeError(`incr: by must be a finite number, got ${describeValue(by)}`);
     const i = this.#keyMap.get(key);
     if (i === undefined || this.#isStale(i)) {
       this.write(key, by as V, this.#defaultTtl, 0, undefined);
@@ -620,11 +621,6 @@ export class MemoryStore<V = unknown> implements SyncStore<V> {
     }
     if (this.#freeTop + this.#size !== this.#fill) throw new Error('free slots and live slots do not add up');
   }
-}
-
-/** `'2'` (a string), not `2`: what a wrong argument was, for an error message. */
-export function describe(value: unknown): string {
-  return typeof value === 'string' ? `the string ${JSON.stringify(value)}` : `${typeof value} ${String(value)}`;
 }
 
 function toMs(value: Duration, option: string): number {

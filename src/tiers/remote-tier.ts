@@ -183,9 +183,10 @@ export class RemoteTier {
         controller?.abort(new L2TimeoutError(operation, this.l2Timeout));
         const error = new L2TimeoutError(operation, this.l2Timeout);
         // Data kept arriving (a large reply, a burst): the link is busy, not dead. Calls that time
-        // out together (one burst that held Redis up) count as one failure, not one each.
+        // out together (one burst that held Redis up) count as one failure, not one each; calls
+        // in sequence time out at least l2Timeout apart, so each of them counts.
         const now = performance.now();
-        if (store.activity !== activity || now - this.#lastTimeout < this.l2Timeout) {
+        if (store.activity !== activity || now - this.#lastTimeout < this.l2Timeout / 2) {
           this.#hooks.error(error, operation, key);
         } else {
           this.#lastTimeout = now;
