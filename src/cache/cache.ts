@@ -308,6 +308,7 @@ export class Cache {
     if (l1.maxBytes !== undefined && l1.bytes !== undefined) stats.bytes = l1.bytes;
     if (core.remote !== undefined) {
       stats.l2Available = core.remote.available;
+      if (!core.remote.available && core.lastL2Error !== undefined) stats.l2Error = core.lastL2Error;
       stats.l1Flushes = core.l1Flushes;
     }
     if (core.bus !== undefined) stats.busHealthy = core.bus.healthy;

@@ -114,6 +114,9 @@ export class CacheCore {
   #missedOther: BusMessage[] = [];
   /** More was missed than is remembered. */
   #missedDropped = 0;
+  /** The last L2 error, for `stats().l2Error` while L2 is unavailable. */
+  lastL2Error: string | undefined;
+  #warned = false;
   /** End of the first connection's budget (performance.now()), for ready(). */
   #readyBy = 0;
   #patternWindow = 0;
@@ -167,6 +170,7 @@ export class CacheCore {
         this.emitter.emit('l2:down', error === undefined ? {} : { error });
       },
       up: () => {
+        this.lastL2Error = undefined;
         this.emitter.emit('l2:up', {});
         this.#replayMissed();
         this.#recover();
@@ -264,7 +268,20 @@ export class CacheCore {
 
   error(event: ErrorEvent): void {
     this.errors++;
-    this.emitter.emit('error', event);
+    // Our own "connection lost" says less than the reply that caused it (WRONGPASS, ECONNREFUSED).
+    if (event.tier === 'l2' && (event.error.name !== 'L2ConnectionError' || this.lastL2Error === undefined)) this.lastL2Error = event.error.message;
+    if (this.emitter.has('error')) {
+      this.emitter.emit('error', event);
+    } else if (!this.#warned) {
+      // Misconfiguration must be loud (a wrong password would otherwise run the app on a private
+      // memory cache unnoticed): once per cache, as ioredis and bentocache do.
+      this.#warned = true;
+      process.emitWarning(
+        `hoard cache "${this.name}": ${event.tier} ${event.operation} failed: ${event.error.message}. ` +
+          'Listen with cache.on(\'error\', ...) to handle these; this warning is shown once per cache.',
+        { code: 'HOARD_UNHANDLED_ERROR' },
+      );
+    }
   }
 
   factoryError(error: unknown, key: string, operation: string): void {

@@ -62,6 +62,8 @@ export interface CacheStats {
   bytes?: number;
   /** Whether the Redis tier answers; only on Redis-backed caches. */
   l2Available?: boolean;
+  /** Why L2 is unavailable: the last error it gave (e.g. `WRONGPASS invalid username-password pair`); only while `l2Available` is false. */
+  l2Error?: string;
   /** Times the memory tier was flushed because Redis or the bus came back; only on Redis-backed caches. */
   l1Flushes?: number;
   /**

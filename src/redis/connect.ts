@@ -31,10 +31,51 @@ export const CLIENT_DEFAULTS = {
   retryStrategy: (times: number): number => Math.min(50 * 2 ** Math.min(times, 5), 1_000),
 } as const satisfies RedisOptions;
 
+/** Where Redis is, as ioredis users write it: a URL, or its parts. */
 export interface ConnectOptions {
   url?: string | undefined;
   client?: RedisClient | undefined;
   cluster?: readonly ClusterNode[] | undefined;
+  /** Instead of `url`: the host. @default 'localhost' */
+  host?: string | undefined;
+  /** Instead of `url`: the port. @default 6379 */
+  port?: number | undefined;
+  /** Instead of `url`: the database number. @default 0 */
+  db?: number | undefined;
+  /** Instead of `url`: the ACL user name. */
+  username?: string | undefined;
+  /** Instead of `url`: the password. */
+  password?: string | undefined;
+  /** Instead of `url`: `true` connects with TLS (`rediss://`). */
+  tls?: boolean | undefined;
+}
+
+const PARTS = ['host', 'port', 'db', 'username', 'password', 'tls'] as const;
+
+/**
+ * Refuses options a constructor does not know (`ConfigError` naming the first one), so a typo such
+ * as `{ hots: 'redis.internal' }` never silently connects to localhost instead.
+ */
+export function checkKnownOptions(options: object, known: readonly string[], what: string): void {
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) throw new ConfigError(key, `${what} has no option "${key}"; it takes ${known.join(', ')}`);
+  }
+}
+
+export const CONNECT_OPTIONS = ['url', 'client', 'cluster', ...PARTS] as const;
+
+/** `{ host, port, db, username, password, tls }` as a URL, checked; undefined when none is given. */
+function urlFromParts(options: ConnectOptions): string | undefined {
+  if (PARTS.every((p) => options[p] === undefined)) return undefined;
+  const { host = 'localhost', port = 6379, db = 0, username, password, tls } = options;
+  if (typeof host !== 'string' || host.length === 0) throw new ConfigError('host', `expected a host name, got ${String(host)}`);
+  if (!Number.isInteger(port) || port < 1 || port > 65_535) throw new ConfigError('port', `expected a port number from 1 to 65535, got ${String(port)}`);
+  if (!Number.isInteger(db) || db < 0) throw new ConfigError('db', `expected a database number >= 0, got ${String(db)}`);
+  if (tls !== undefined && typeof tls !== 'boolean') throw new ConfigError('tls', 'expected true or false');
+  const url = new URL(`${tls === true ? 'rediss' : 'redis'}://${host.includes(':') ? `[${host}]` : host}:${port}/${db}`);
+  if (username !== undefined) url.username = encodeURIComponent(username);
+  if (password !== undefined) url.password = encodeURIComponent(password);
+  return url.toString();
 }
 
 /**
@@ -43,8 +84,9 @@ export interface ConnectOptions {
  * the process as an unhandled `error` event.
  */
 export function connect(options: ConnectOptions, onError: (error: Error) => void): { client: RedisClient; owned: boolean } {
-  const given = [options.url, options.client, options.cluster].filter((o) => o !== undefined).length;
-  if (given > 1) throw new ConfigError('url', 'give one of url, client or cluster');
+  const fromParts = urlFromParts(options);
+  const given = [options.url, options.client, options.cluster, fromParts].filter((o) => o !== undefined).length;
+  if (given > 1) throw new ConfigError('url', 'give one of url, client, cluster or host/port');
   if (options.client !== undefined) {
     const client = options.client;
     if (!(client instanceof Redis) && !(client instanceof Cluster)) throw new ConfigError('client', 'expected an ioredis Redis or Cluster instance');
@@ -59,7 +101,7 @@ export function connect(options: ConnectOptions, onError: (error: Error) => void
     return { client, owned: false };
   }
   if (options.cluster !== undefined) return { client: createCluster(options.cluster, onError), owned: true };
-  const url = checkRedisUrl('url', options.url ?? 'redis://localhost:6379');
+  const url = fromParts ?? checkRedisUrl('url', options.url ?? 'redis://localhost:6379');
   const client = new Redis(url, { ...CLIENT_DEFAULTS, lazyConnect: true });
   client.on('error', onError);
   client.connect().catch(() => {

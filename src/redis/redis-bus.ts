@@ -4,11 +4,12 @@ import type { Duration } from '../config/duration.js';
 import { parseBusMessage } from '../bus/bus.js';
 import type { Bus, BusListener, BusMessage } from '../bus/bus.js';
 import { withDeadline } from '../resilience/deadline.js';
-import { connect } from './connect.js';
-import type { ClusterNode, RedisClient } from './connect.js';
+import { checkKnownOptions, connect, CONNECT_OPTIONS } from './connect.js';
+import type { ClusterNode, ConnectOptions, RedisClient } from './connect.js';
+import { ConfigError } from '../errors/config-error.js';
 
-export interface RedisBusOptions {
-  /** `redis://` or `rediss://` URL. @default 'redis://localhost:6379' */
+export interface RedisBusOptions extends Omit<ConnectOptions, 'client'> {
+  /** `redis://` or `rediss://` URL (or `host`, `port`, `db`, `username`, `password`, `tls`). @default 'redis://localhost:6379' */
   url?: string | undefined;
   /** Seed nodes of a Redis Cluster (pub/sub reaches subscribers on every node). */
   cluster?: readonly ClusterNode[] | undefined;
@@ -60,6 +61,8 @@ export class RedisBus implements Bus {
   #reported = false;
 
   constructor(options: RedisBusOptions = {}) {
+    if (typeof options !== 'object' || options === null) throw new ConfigError('options', 'expected an object');
+    checkKnownOptions(options, [...CONNECT_OPTIONS.filter((o) => o !== 'client'), 'heartbeat'], 'redisBus()');
     this.#options = options;
     this.heartbeat = parseDuration(options.heartbeat ?? '1s', 'heartbeat');
   }
@@ -72,7 +75,7 @@ export class RedisBus implements Bus {
     if (this.#listener !== undefined) throw new Error('a bus serves one cache; create one redisBus() per cache');
     this.#channel = channel;
     this.#listener = listener;
-    const options = { url: this.#options.url, cluster: this.#options.cluster };
+    const { heartbeat: _heartbeat, ...options } = this.#options;
     const ignore = (): void => {};
     // Connection errors (refused, NOAUTH, WRONGPASS) are reported once per outage; the clients
     // keep reconnecting by themselves and the watchdog keeps the cache off its L1 meanwhile.

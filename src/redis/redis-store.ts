@@ -10,14 +10,14 @@ import { codec } from '../serialization/codec.js';
 import type { Serializer } from '../serialization/codec.js';
 import type { RemoteEntry, RemoteStore, StaleEntry, StoreCapabilities, StoreEntry, StoreSetOptions, WriteStamp } from '../stores/store.js';
 import { escapeGlob } from '../util/glob.js';
-import { connect, isCluster, mastersOf, slotGroups, trackActivity } from './connect.js';
-import type { ClusterNode, RedisClient } from './connect.js';
+import { checkKnownOptions, connect, CONNECT_OPTIONS, isCluster, mastersOf, slotGroups, trackActivity } from './connect.js';
+import type { ClusterNode, ConnectOptions, RedisClient } from './connect.js';
 import { decodeEntry, encodeEntry, headPart, tailPart } from './envelope.js';
 import type { DecodedHeader } from './envelope.js';
 import { HEADER_ONLY, INCR, INVALIDATE_TAGS, RAISE_LIFE, UNLINK_IF_STAMP, UNLOCK, WRITE_TAGGED } from './scripts.js';
 
-export interface RedisStoreOptions {
-  /** `redis://` or `rediss://` URL. @default 'redis://localhost:6379' */
+export interface RedisStoreOptions extends ConnectOptions {
+  /** `redis://` or `rediss://` URL (or `host`, `port`, `db`, `username`, `password`, `tls`). @default 'redis://localhost:6379' */
   url?: string | undefined;
   /** An existing ioredis client (or Cluster). hoard never closes it; its `keyPrefix` must be unset. */
   client?: RedisClient | undefined;
@@ -87,6 +87,8 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
   readonly #unlockCommand: (key: string, token: string) => Promise<unknown>;
 
   constructor(options: RedisStoreOptions = {}) {
+    if (typeof options !== 'object' || options === null) throw new ConfigError('options', 'expected an object');
+    checkKnownOptions(options, [...CONNECT_OPTIONS, 'prefix', 'serializer', 'ttl'], 'redisStore()');
     this.#prefixGiven = options.prefix !== undefined;
     this.#prefix = normalisePrefix(options.prefix ?? 'hoard:', 'prefix');
     this.#internal = `${this.#prefix}\u0000`;

@@ -27,6 +27,7 @@ export class L2TimeoutError extends Error {
 }
 
 const noop = (): void => {};
+const FIRST_FAILED: unique symbol = Symbol('hoard.firstConnectionFailed');
 const PROBE_TIMEOUT = 1_000;
 
 /** The connection to L2 dropped. */
@@ -62,8 +63,8 @@ export class RemoteTier {
   #connectBy: number;
   #connectWaiters: (() => void)[] = [];
   /** Settles when the first connection fails; pending forever once it succeeded. */
-  readonly #firstFailed: Promise<typeof TIMED_OUT>;
-  #failFirst: (value: typeof TIMED_OUT) => void = noop;
+  readonly #firstFailed: Promise<typeof FIRST_FAILED>;
+  #failFirst: (value: typeof FIRST_FAILED) => void = noop;
   #connectTimer: NodeJS.Timeout | undefined;
   /** When a timeout last counted against the breaker (performance.now()). */
   #lastTimeout = -Infinity;
@@ -109,7 +110,7 @@ export class RemoteTier {
         // The first connection failed outright (refused, bad password): nobody waits for it.
         if (!store.ready && this.#connectBy !== 0) {
           this.#connected();
-          this.#failFirst(TIMED_OUT);
+          this.#failFirst(FIRST_FAILED);
         }
         // Connection errors count against the breaker only while no command can be sent.
         if (!store.ready) this.#breaker.failure();
@@ -178,7 +179,14 @@ export class RemoteTier {
     const cold = this.#connectBy !== 0;
     const budget = cold ? Math.max(0, this.#connectBy - performance.now()) + this.l2Timeout : this.l2Timeout;
     try {
-      const result = cold ? await Promise.race([withDeadline(promise, budget), this.#firstFailed]) : await withDeadline(promise, budget);
+      const waiting = withDeadline(promise, budget);
+      if (cold) waiting.catch(noop); // the race below may be won by the connection failure
+      const result = cold ? await Promise.race([waiting, this.#firstFailed]) : await waiting;
+      if (result === FIRST_FAILED) {
+        // The connection's own error was reported already; this call simply did not reach L2.
+        controller?.abort(new L2ConnectionError('the first connection to L2 failed'));
+        return UNAVAILABLE;
+      }
       if (result === TIMED_OUT) {
         controller?.abort(new L2TimeoutError(operation, this.l2Timeout));
         const error = new L2TimeoutError(operation, this.l2Timeout);
