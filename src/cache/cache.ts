@@ -1,11 +1,11 @@
 import type { BusMessage } from '../bus/bus.js';
-import type { RemoteEntry, RemoteStore } from '../stores/store.js';
-import { UNAVAILABLE } from '../tiers/remote-tier.js';
+import type { RemoteEntry } from '../stores/store.js';
+import { chunksOf, UNAVAILABLE } from '../tiers/remote-tier.js';
 import { CacheClosedError } from '../errors/cache-closed-error.js';
 import { StoreError } from '../errors/store-error.js';
 import { checkGlob, escapeGlob } from '../util/glob.js';
 import { describeValue } from '../util/describe.js';
-import { CacheCore } from './core.js';
+import { applyToStore, CacheCore } from './core.js';
 import type { LoadOptions } from './get-or-set.js';
 import { load, loadMany, readRemote, readRemoteMany } from './get-or-set.js';
 import type {
@@ -254,8 +254,7 @@ export class Cache {
   async deletePattern(glob: string): Promise<number> {
     if (this.#core.closed) throw new CacheClosedError('deletePattern');
     checkGlob(glob, 'deletePattern');
-    const pattern = escapeGlob(this.#prefix) + glob;
-    return this.#invalidate({ type: 'pattern', pattern }, 'deletePattern', (s) => s.deletePattern(pattern));
+    return this.#invalidate({ type: 'pattern', pattern: escapeGlob(this.#prefix) + glob }, 'deletePattern');
   }
 
   /** Removes every entry set with any of `tags` (scoped to this namespace). */
@@ -263,23 +262,14 @@ export class Cache {
     if (this.#core.closed) throw new CacheClosedError('invalidateTags');
     const scoped = scopeTags(tags, this.#prefix);
     if (scoped === undefined) throw new TypeError('invalidateTags: expected an array of tags');
-    const parts: ((s: RemoteStore) => Promise<number>)[] = [];
-    for (let i = 0; i < scoped.length; i += CHUNK) {
-      const chunk = scoped.length <= CHUNK ? scoped : scoped.slice(i, i + CHUNK);
-      parts.push((s) => s.invalidateTags(chunk));
-    }
-    return this.#invalidate({ type: 'tags', tags: scoped }, 'invalidateTags', ...parts);
+    return this.#invalidate({ type: 'tags', tags: scoped }, 'invalidateTags');
   }
 
   /** Removes every entry of this namespace (the root: of the whole cache, never the whole Redis). */
   async clear(): Promise<void> {
     if (this.#core.closed) throw new CacheClosedError('clear');
     const prefix = this.#prefix;
-    await this.#invalidate({ type: 'clear', path: prefix }, 'clear', async (s) => {
-      if (prefix !== '') return s.deletePattern(`${escapeGlob(prefix)}*`);
-      await s.clear();
-      return 0;
-    });
+    await this.#invalidate({ type: 'clear', path: prefix }, 'clear');
   }
 
   /** A view whose keys, tags, patterns and `clear()` stay inside `name` (tenant isolation). */
@@ -403,8 +393,7 @@ export class Cache {
     const operation = entries.length === 1 ? 'set' : 'setMany';
     let unavailable = false;
     let failure: StoreError | undefined;
-    for (let i = 0; i < entries.length; i += CHUNK) {
-      const chunk = entries.length <= CHUNK ? entries : entries.slice(i, i + CHUNK);
+    for (const chunk of chunksOf(entries)) {
       try {
         const r = await remote.run(operation, key, (s) => Promise.all(chunk.map(({ k, payload, o }) => s.write(k, payload, o.ttl, o.grace, o.tags))));
         const keys = chunk.map((e) => e.k);
@@ -445,8 +434,7 @@ export class Cache {
       let inL2 = 0;
       let answered = false;
       try {
-        for (let i = 0; i < keys.length; i += CHUNK) {
-          const chunk = keys.length <= CHUNK ? keys : keys.slice(i, i + CHUNK);
+        for (const chunk of chunksOf(keys)) {
           const r = await remote.run(keys.length === 1 ? 'delete' : 'deleteMany', keys.length === 1 ? keys[0] : undefined, (s) => s.deleteMany(chunk));
           if (r !== UNAVAILABLE) {
             answered = true;
@@ -475,8 +463,10 @@ export class Cache {
    * When Redis refuses the call (a denied SCAN), the other instances are still told and the call
    * rejects with `StoreError`: it could not do its job.
    */
-  async #invalidate(message: BusMessage, operation: string, ...parts: ((s: RemoteStore) => Promise<number>)[]): Promise<number> {
+  async #invalidate(message: BusMessage, operation: string): Promise<number> {
     const core = this.#core;
+    // Tags go to L2 in parts, each with its own l2Timeout; the other invalidations are one call.
+    const parts = message.type === 'tags' ? chunksOf(message.tags).map((tags): BusMessage => ({ type: 'tags', tags: [...tags] })) : [message];
     const local = core.dropLocal(message);
     let removed = local;
     if (core.remote !== undefined) {
@@ -485,7 +475,7 @@ export class Cache {
         let answered = false;
         let missed = false;
         for (const part of parts) {
-          const r = await core.remote.run(operation, undefined, part);
+          const r = await core.remote.run(operation, undefined, (s) => applyToStore(s, part));
           if (r === UNAVAILABLE) {
             missed = true;
             continue;
@@ -531,9 +521,6 @@ export class Cache {
     return resolved;
   }
 }
-
-/** Keys per L2 call of a bulk operation: each part gets its own `l2Timeout`. */
-const CHUNK = 1_000;
 
 function finite(ms: number): number | undefined {
   return ms === Infinity ? undefined : ms;

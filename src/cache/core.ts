@@ -10,7 +10,7 @@ import { FlightRegistry } from '../resilience/single-flight.js';
 import { codec } from '../serialization/codec.js';
 import type { Serializer } from '../serialization/codec.js';
 import type { RemoteStore, Store, SyncStore } from '../stores/store.js';
-import { RemoteTier, UNAVAILABLE } from '../tiers/remote-tier.js';
+import { chunksOf, RemoteTier, UNAVAILABLE } from '../tiers/remote-tier.js';
 import { cachedNow } from '../util/clock.js';
 import { compileGlob, escapeGlob } from '../util/glob.js';
 import { CacheEmitter } from './emitter.js';
@@ -34,8 +34,11 @@ export const CACHE_DEFAULTS = {
 const MAX_MISSED_KEYS = 10_000;
 const MAX_MISSED_OTHER = 1_000;
 
-/** Sends an invalidation L2 missed. */
-function replay(s: RemoteStore, message: BusMessage): Promise<number> {
+/**
+ * The store call an invalidation stands for: what the facade sends for its own invalidations, and
+ * what is sent again for those L2 missed. Returns the count the store reports.
+ */
+export function applyToStore(s: RemoteStore, message: BusMessage): Promise<number> {
   switch (message.type) {
     case 'keys':
       return s.deleteMany(message.keys);
@@ -384,14 +387,10 @@ export class CacheCore {
       this.#missedDropped = 0;
     }
     const again = (message: BusMessage): void => this.missedInL2(message);
+    const messages: BusMessage[] = [...chunksOf(keys).map((part): BusMessage => ({ type: 'keys', keys: [...part] })), ...other];
     void (async () => {
-      for (let i = 0; i < keys.length; i += BUS_KEYS_PER_MESSAGE) {
-        const part = keys.slice(i, i + BUS_KEYS_PER_MESSAGE);
-        const r = await remote.run('recover', undefined, (s) => s.deleteMany(part)).catch(() => 0);
-        if (r === UNAVAILABLE) again({ type: 'keys', keys: part });
-      }
-      for (const message of other) {
-        const r = await remote.run('recover', undefined, (s) => replay(s, message)).catch(() => 0);
+      for (const message of messages) {
+        const r = await remote.run('recover', undefined, (s) => applyToStore(s, message)).catch(() => 0);
         if (r === UNAVAILABLE) again(message);
       }
     })();

@@ -2,7 +2,7 @@ import { CacheTimeoutError } from '../errors/cache-timeout-error.js';
 import { TIMED_OUT, withDeadline } from '../resilience/deadline.js';
 import type { Flight } from '../resilience/single-flight.js';
 import type { RemoteEntry, StaleEntry, WriteStamp } from '../stores/store.js';
-import { UNAVAILABLE } from '../tiers/remote-tier.js';
+import { chunksOf, UNAVAILABLE } from '../tiers/remote-tier.js';
 import { toError } from '../errors/to-error.js';
 import type { CacheCore } from './core.js';
 import type { BatchFactory, BatchResult, Factory, FactoryContext, FactoryOptions } from './types.js';
@@ -270,11 +270,10 @@ export async function readRemoteMany(core: CacheCore, keys: readonly string[]): 
     if (joined !== undefined) flights[i] = joined;
     else fresh.push(i);
   });
-  // Parts of at most CHUNK keys, sent one after another, each with its own l2Timeout: a 100k-key
-  // call neither overflows an argument list nor waits for one reply larger than a deadline allows.
+  // Parts sent one after another, each with its own l2Timeout: a 100k-key call never waits for
+  // one reply larger than a deadline allows.
   let previous: Promise<unknown> = Promise.resolve();
-  for (let from = 0; from < fresh.length; from += READ_CHUNK) {
-    const part = fresh.slice(from, from + READ_CHUNK);
+  for (const part of chunksOf(fresh)) {
     const wanted = part.map((i) => keys[i]!);
     const batch = previous.then(() =>
       core.remote!.run('getMany', undefined, (s) => s.getEntries(wanted)).catch((): typeof UNAVAILABLE => UNAVAILABLE),
@@ -296,7 +295,6 @@ export async function readRemoteMany(core: CacheCore, keys: readonly string[]): 
   return Promise.all(flights.map((f) => f.promise));
 }
 
-const READ_CHUNK = 1_000;
 
 const LOCK_POLL_MS = 20;
 

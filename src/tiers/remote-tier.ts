@@ -6,6 +6,20 @@ import type { CircuitBreakerOptions } from '../resilience/circuit-breaker.js';
 import { TIMED_OUT, withDeadline } from '../resilience/deadline.js';
 import type { RemoteStore } from '../stores/store.js';
 
+/**
+ * Keys per L2 call of a bulk operation: a 100k-key call goes out in parts, each with its own
+ * `l2Timeout`, and no argument list grows large enough to overflow the stack.
+ */
+export const L2_CHUNK = 1_000;
+
+/** `items` in consecutive parts of at most {@link L2_CHUNK} (the array itself when it fits). */
+export function chunksOf<T>(items: readonly T[]): (readonly T[])[] {
+  if (items.length <= L2_CHUNK) return [items];
+  const parts: (readonly T[])[] = [];
+  for (let i = 0; i < items.length; i += L2_CHUNK) parts.push(items.slice(i, i + L2_CHUNK));
+  return parts;
+}
+
 /** Returned instead of a result when L2 could not answer in time (or is known to be down). */
 export const UNAVAILABLE: unique symbol = Symbol('hoard.l2Unavailable');
 export type Unavailable = typeof UNAVAILABLE;
