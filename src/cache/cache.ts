@@ -220,7 +220,8 @@ export class Cache {
     }
     // With a shared tier, load() counts the hit or miss once it knows whether L2 had the value.
     if (core.remote === undefined) this.#miss(k, 'l1');
-    return this.#timed(() => load(core, k, this.#prefix, factory, resolved));
+    if (core.latency.sample()) return this.#timed(() => load(core, k, this.#prefix, factory, resolved));
+    return load(core, k, this.#prefix, factory, resolved);
   }
 
   /**
@@ -315,8 +316,10 @@ export class Cache {
 
   /**
    * Resolves when Redis is connected and the bus hears itself, or when connecting failed or
-   * `connectTimeout` (1 s) is spent; never rejects (`stats().l2Available` says which). A memory
-   * cache is ready at once. Await it before serving traffic to start with warm connections.
+   * `connectTimeout` (1 s) is spent (`stats().l2Available` says which): Redis being down is not an
+   * error. It rejects only with a `ConfigError` when the Redis backend cannot work at all (the
+   * `ioredis` package is not installed). A memory cache is ready at once. Await it before serving
+   * traffic to start with warm connections.
    */
   ready(): Promise<void> {
     return this.#core.ready();

@@ -200,6 +200,10 @@ export class CacheCore {
     const remote = this.remote;
     if (remote === undefined) return;
     await remote.firstConnection();
+    // A backend that cannot be built at all (the Redis client is not installed) is not a slow
+    // start: whoever waits for the cache to be ready learns it.
+    const failure = remote.store.failure;
+    if (failure !== undefined) throw failure;
     while (!this.busHealthy && !this.closed && performance.now() < this.#readyBy) {
       await new Promise((resolve) => setTimeout(resolve, 5));
     }

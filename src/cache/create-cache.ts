@@ -4,12 +4,13 @@ import { ConfigError } from '../errors/config-error.js';
 import { MemoryStore } from '../memory/memory-store.js';
 import { nullStore } from '../memory/null-store.js';
 import { Cache } from './cache.js';
+import { envCache, loadRedisParts } from './env-cache.js';
 import type { CacheOptions } from './types.js';
 import { normalisePrefix } from './validate.js';
 
 /**
  * Builds the cache of a backend that lives outside the core (`redis`, `tiered`). The `hoard/redis`
- * entry registers these, so the core never imports a Redis client.
+ * entry registers these when it is imported; without it the core loads that entry on first use.
  */
 export type BackendFactory = (options: CacheOptions, config: EnvConfig, env: Env) => Cache;
 
@@ -50,14 +51,12 @@ export function createCache(options: CacheOptions = {}, env: Env = process.env):
       return new Cache({ ...merged, store: nullStore() });
     case 'redis':
     case 'tiered': {
-      const factory = registry().get(backend);
-      if (factory === undefined) {
-        throw new ConfigError(
-          (env.CACHE_BACKEND ?? '').trim() === '' ? 'CACHE_TYPE' : 'CACHE_BACKEND',
-          `the ${backend} backend is provided by the hoard/redis entry point: import 'hoard/redis' before creating the cache`,
-        );
-      }
-      return factory(merged, config, env);
+      // With hoard/redis imported, its backends build the Redis store now; otherwise the core
+      // loads that entry itself and the cache starts on stores that become ready once it has.
+      const registered = registry().get(backend);
+      if (registered !== undefined) return registered(merged, config, env);
+      const variable = (env.CACHE_BACKEND ?? '').trim() === '' ? 'CACHE_TYPE' : 'CACHE_BACKEND';
+      return envCache(backend, merged, config, env, loadRedisParts(backend, variable, config));
     }
   }
 }

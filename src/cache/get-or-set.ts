@@ -129,7 +129,7 @@ function start<T>(
           stampAt = at;
         });
       }
-      const entry = (await readRemote(core, key)) as RemoteEntry<T> | undefined;
+      const entry = (await readForRun(core, flight, key)) as RemoteEntry<T> | undefined;
       if (entry !== undefined && !entry.stale) {
         flight.fromL2 = true;
         return entry.value;
@@ -253,6 +253,22 @@ export function readRemote(core: CacheCore, key: string): Promise<RemoteEntry | 
   return flight.promise;
 }
 
+/**
+ * The L2 read of a getOrSet run. The run's own flight already joins concurrent callers and is
+ * watched by the generation checks, so the read needs no entry in `core.reads` of its own.
+ */
+function readForRun(core: CacheCore, flight: Flight, key: string): Promise<RemoteEntry | undefined> {
+  return core.remote!.run('get', key, (s) => s.getEntry(key)).then(
+    (entry) => {
+      if (entry === UNAVAILABLE || entry === undefined) return undefined;
+      if (core.tiered && !entry.stale && mayStore(flight, entry.tags)) writeBack(core, key, entry);
+      return entry;
+    },
+    // Redis answered with an error (reported as an event): a miss for this call alone.
+    () => undefined,
+  );
+}
+
 /** Redis' clock in µs, or undefined when it cannot be had in time. */
 function serverTime(core: CacheCore, key: string): Promise<number | undefined> {
   return core.remote!.run('time', key, (s) => s.time()).then(
@@ -330,18 +346,25 @@ function releaseLock(flight: Flight<unknown>): void {
 }
 
 function backfill<T>(core: CacheCore, read: Flight<T>, key: string, entry: RemoteEntry): void {
-  if (!core.tiered || entry.stale) return;
-  read.tags = entry.tags;
-  if (!mayStore(read)) return;
+  if (!core.tiered || entry.stale || !mayStore(read, entry.tags)) return;
+  writeBack(core, key, entry);
+}
+
+/** Keeps a fresh L2 value in L1 for the time it has left in L2. */
+function writeBack(core: CacheCore, key: string, entry: RemoteEntry): void {
   const ttl = entry.freshFor === undefined ? undefined : Math.max(1, Math.ceil(entry.freshFor));
   core.l1.write(key, entry.value, ttl, core.defaultGrace, entry.tags);
 }
 
-function mayStore(flight: Flight): boolean {
+/**
+ * The generation check: nothing wrote or removed the key since the flight started, and none of
+ * `tags` (the flight's own, or those of the value it read) was invalidated meanwhile.
+ */
+function mayStore(flight: Flight, tags: readonly string[] | undefined = flight.tags): boolean {
   if (flight.superseded) return false;
   const invalidated = flight.invalidatedTags;
-  if (invalidated === undefined || flight.tags === undefined) return true;
-  return !flight.tags.some((tag) => invalidated.has(tag));
+  if (invalidated === undefined || tags === undefined) return true;
+  return !tags.some((tag) => invalidated.has(tag));
 }
 
 const noop = (): void => {};

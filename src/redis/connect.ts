@@ -16,16 +16,16 @@ export interface ClusterNode {
  * commands that were in flight when a connection dropped, so a write that missed its deadline can
  * never land after a newer one; auto-pipelining for throughput; reconnection forever with a capped
  * backoff. Deadlines are imposed per call by the cache (`l2Timeout`), not by the client.
+ *
+ * Batching is hoard's own ({@link adaptivePipelining}), not ioredis' auto-pipelining: that one
+ * holds every command until the end of the event loop turn and builds a `Pipeline` object per
+ * batch, which at one call in flight costs more than the round trip it saves.
  */
 export const CLIENT_DEFAULTS = {
   enableOfflineQueue: false,
   autoResendUnfulfilledCommands: false,
   maxRetriesPerRequest: 0,
-  enableAutoPipelining: true,
-  // ioredis runs one auto-pipeline at a time per connection: on a hung link later commands wait
-  // behind it. The breaker's probe must still go out, and the breaker recycles the connection
-  // when it opens, so nothing stays queued behind a dead pipeline.
-  autoPipeliningIgnoredCommands: ['ping'],
+  enableAutoPipelining: false,
   connectTimeout: 2_000,
   keepAlive: 10_000,
   retryStrategy: (times: number): number => Math.min(50 * 2 ** Math.min(times, 5), 1_000),
@@ -104,6 +104,7 @@ export function connect(options: ConnectOptions, onError: (error: Error) => void
   const url = fromParts ?? checkRedisUrl('url', options.url ?? 'redis://localhost:6379');
   const client = new Redis(url, { ...CLIENT_DEFAULTS, lazyConnect: true });
   client.on('error', onError);
+  adaptivePipelining(client);
   client.connect().catch(() => {
     // Reported through the error listener; the client keeps reconnecting by itself.
   });
@@ -112,12 +113,11 @@ export function connect(options: ConnectOptions, onError: (error: Error) => void
 
 export function createCluster(nodes: readonly ClusterNode[], onError: (error: Error) => void): Cluster {
   if (!(nodes instanceof Array) || nodes.length === 0) throw new ConfigError('cluster', 'expected at least one { host, port } seed node');
-  const { retryStrategy, enableOfflineQueue, enableAutoPipelining: _auto, autoPipeliningIgnoredCommands: _ignored, ...redisOptions } = CLIENT_DEFAULTS;
+  const { retryStrategy, enableOfflineQueue, ...redisOptions } = CLIENT_DEFAULTS;
   const options: ClusterOptions = {
     // Set here, at the top level: nested in redisOptions, Cluster ignores it (FAULTS.md item 1).
     enableOfflineQueue,
-    enableAutoPipelining: true,
-    autoPipeliningIgnoredCommands: ['ping'],
+    enableAutoPipelining: false,
     clusterRetryStrategy: retryStrategy,
     lazyConnect: true,
     redisOptions,
@@ -128,10 +128,45 @@ export function createCluster(nodes: readonly ClusterNode[], onError: (error: Er
   );
   cluster.on('error', onError);
   cluster.on('node error', (error: Error) => onError(error));
+  cluster.on('+node', (node: Redis) => adaptivePipelining(node));
   cluster.connect().catch(() => {
     // Reported through the error listener; the cluster keeps reconnecting by itself.
   });
   return cluster;
+}
+
+const PIPELINED: unique symbol = Symbol('hoard.adaptivePipelining');
+
+/**
+ * Adaptive pipelining for a connection hoard owns: a command sent while nothing is outstanding
+ * goes to the socket at once, so a lone call (a request handler awaiting its cache) pays one
+ * round trip and nothing more; a command sent while others await their replies is held until the
+ * current tick's work is done (the socket is corked until `process.nextTick`), so the commands
+ * issued by one burst of replies leave together in one write. Order is the order of the calls,
+ * QUIT included.
+ */
+export function adaptivePipelining(redis: Redis): void {
+  const marked = redis as Redis & { [PIPELINED]?: true };
+  if (marked[PIPELINED] === true) return;
+  marked[PIPELINED] = true;
+  const send = redis.sendCommand.bind(redis);
+  let corked: Redis['stream'] | undefined;
+  const uncork = (): void => {
+    const stream = corked;
+    corked = undefined;
+    stream?.uncork();
+  };
+  redis.sendCommand = (command, stream) => {
+    if (corked === undefined && stream === undefined && redis.commandQueue.length !== 0 && redis.status === 'ready') {
+      const socket = redis.stream;
+      if (socket.writable) {
+        socket.cork();
+        corked = socket;
+        process.nextTick(uncork);
+      }
+    }
+    return send(command, stream);
+  };
 }
 
 /**

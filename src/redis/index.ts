@@ -1,37 +1,16 @@
-import { Cache } from '../cache/cache.js';
 import { registerBackend } from '../cache/create-cache.js';
-import type { CacheOptions } from '../cache/types.js';
-import { MemoryStore } from '../memory/memory-store.js';
-import { redisTarget } from './env.js';
-import { RedisBus } from './redis-bus.js';
-import { RedisStore } from './redis-store.js';
+import { envCache } from '../cache/env-cache.js';
+import { envRedisParts } from './env-backend.js';
 
 export { RedisStore, redisStore, type RedisStoreOptions } from './redis-store.js';
 export { RedisBus, redisBus, type RedisBusOptions } from './redis-bus.js';
-export { CLIENT_DEFAULTS, type ClusterNode, type RedisClient } from './connect.js';
+export { CLIENT_DEFAULTS, adaptivePipelining, type ClusterNode, type RedisClient } from './connect.js';
 export { escapeGlob } from '../util/glob.js';
 export { codec, type Serializer } from '../serialization/codec.js';
 export type { Bus, BusListener, BusMessage } from '../bus/bus.js';
 export type { CircuitBreakerOptions } from '../resilience/circuit-breaker.js';
 
-// Importing this entry point provides the `redis` and `tiered` backends of createCache() and the
-// CACHE_BACKEND variable.
-registerBackend('redis', (options: CacheOptions, config, env) => {
-  const target = redisTarget(config, env);
-  return new Cache({
-    ...options,
-    store: new RedisStore(target),
-    l2Timeout: options.l2Timeout ?? config.l2TimeoutMs,
-  });
-});
-
-registerBackend('tiered', (options: CacheOptions, config, env) => {
-  const target = redisTarget(config, env);
-  return new Cache({
-    ...options,
-    l1: new MemoryStore({ maxEntries: config.maxEntries, maxBytes: config.maxBytes, clock: options.clock }),
-    l2: new RedisStore(target),
-    bus: config.bus === false ? undefined : (options.bus ?? new RedisBus(target)),
-    l2Timeout: options.l2Timeout ?? config.l2TimeoutMs,
-  });
-});
+// Importing this entry point provides the `redis` and `tiered` backends of createCache() at once
+// (without it, the core loads this module itself the first time the environment asks for them).
+registerBackend('redis', (options, config, env) => envCache('redis', options, config, env, (target, withBus) => envRedisParts('redis', target, config, withBus)));
+registerBackend('tiered', (options, config, env) => envCache('tiered', options, config, env, (target, withBus) => envRedisParts('tiered', target, config, withBus)));

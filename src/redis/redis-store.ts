@@ -228,15 +228,21 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
   }
 
   /** The entry with its freshness, for backfilling the memory tier with the remaining TTL. */
-  async getEntry(key: string): Promise<RemoteEntry<V> | undefined> {
-    if (this.client.status !== 'ready') await this.#connected();
+  getEntry(key: string): Promise<RemoteEntry<V> | undefined> {
+    if (this.client.status !== 'ready') return this.#connected().then(() => this.#readEntry(key));
+    return this.#readEntry(key);
+  }
+
+  /** The read itself: one GET, then the tag check only for tagged entries (the hot path has one promise). */
+  #readEntry(key: string): Promise<RemoteEntry<V> | undefined> {
     const full = this.#key(key);
-    if (this.#foreign.size !== 0 && this.#isForeign(full)) return undefined;
-    const text = await this.client.get(full);
-    if (text === null) return undefined;
-    const entry = this.#decode(key, text, Date.now());
-    if (entry === undefined || entry.header.tags === undefined) return entry?.entry;
-    return (await this.#withValidTags([entry], [full]))[0];
+    if (this.#foreign.size !== 0 && this.#isForeign(full)) return Promise.resolve(undefined);
+    return this.client.get(full).then((text) => {
+      if (text === null) return undefined;
+      const entry = this.#decode(key, text, Date.now());
+      if (entry === undefined || entry.header.tags === undefined) return entry?.entry;
+      return this.#withValidTags([entry], [full]).then((valid) => valid[0]);
+    });
   }
 
   async getEntries(keys: readonly string[]): Promise<(RemoteEntry<V> | undefined)[]> {

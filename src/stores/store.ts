@@ -116,6 +116,11 @@ export interface RemoteStore<V = unknown> extends Store<V> {
   /** Whether the connection is up. */
   readonly ready: boolean;
   /**
+   * Set when the store can never work, as opposed to a connection that is down for now: a store
+   * whose module could not be loaded (the Redis client is not installed). `cache.ready()` rejects with it.
+   */
+  readonly failure?: Error | undefined;
+  /**
    * A counter that moves whenever the connection receives data. A call that passes its deadline
    * while it moves met a busy link (a large reply, a burst), not a dead one: it does not count
    * against the circuit breaker.

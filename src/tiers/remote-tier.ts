@@ -3,7 +3,7 @@ import { StoreError } from '../errors/store-error.js';
 import { toError } from '../errors/to-error.js';
 import { CircuitBreaker } from '../resilience/circuit-breaker.js';
 import type { CircuitBreakerOptions } from '../resilience/circuit-breaker.js';
-import { TIMED_OUT, withDeadline } from '../resilience/deadline.js';
+import { DeadlineQueue, TIMED_OUT, withDeadline } from '../resilience/deadline.js';
 import type { RemoteStore } from '../stores/store.js';
 
 /**
@@ -82,13 +82,16 @@ export class RemoteTier {
   #connectTimer: NodeJS.Timeout | undefined;
   /** When a timeout last counted against the breaker (performance.now()). */
   #lastTimeout = -Infinity;
-  /** Calls sent to L2 and not settled yet (drained by close()). */
-  readonly #pending = new Set<Promise<void>>();
+  /** Calls sent to L2 and not settled yet (drained by close()), even those past their deadline. */
+  #inFlight = 0;
+  #drained: (() => void)[] = [];
+  readonly #deadlines: DeadlineQueue;
   readonly #unsubscribe: (() => void)[] = [];
 
   constructor(store: RemoteStore, l2Timeout: number, breaker: CircuitBreakerOptions | undefined, hooks: RemoteTierHooks, connectTimeout = 0) {
     this.store = store;
     this.l2Timeout = l2Timeout;
+    this.#deadlines = new DeadlineQueue(l2Timeout);
     this.#hooks = hooks;
     this.#connectBy = store.ready ? 0 : performance.now() + connectTimeout;
     this.#firstFailed = new Promise((resolve) => {
@@ -175,8 +178,43 @@ export class RemoteTier {
    * NOPERM) is up: that call alone fails, with a {@link StoreError} after an `error` event. An
    * error hoard raised itself (a `TypeError` for a counter that is not a number) passes through.
    */
-  async run<T>(operation: string, key: string | undefined, fn: (store: RemoteStore) => Promise<T>): Promise<T | Unavailable> {
-    if (!this.#available) return UNAVAILABLE;
+  run<T>(operation: string, key: string | undefined, fn: (store: RemoteStore) => Promise<T>): Promise<T | Unavailable> {
+    if (!this.#available) return Promise.resolve(UNAVAILABLE);
+    const store = this.store;
+    if (!store.ready || this.#connectBy !== 0) return this.#runCold(operation, key, fn);
+    // The hot path: one promise, no timer of its own (the deadline queue holds one for all calls).
+    const activity = store.activity;
+    let promise: Promise<T>;
+    try {
+      promise = fn(store);
+    } catch (error) {
+      promise = Promise.reject(error);
+    }
+    this.#inFlight++;
+    return new Promise<T | Unavailable>((resolve, reject) => {
+      const deadline = this.#deadlines.add(() => resolve(this.#timedOut(operation, key, activity, undefined)));
+      promise.then(
+        (value) => {
+          this.#settled();
+          if (!this.#deadlines.settle(deadline)) return;
+          this.#breaker.success();
+          resolve(value);
+        },
+        (error: unknown) => {
+          this.#settled();
+          if (!this.#deadlines.settle(deadline)) return;
+          try {
+            resolve(this.#failed(error, operation, key));
+          } catch (failure) {
+            reject(failure);
+          }
+        },
+      );
+    });
+  }
+
+  /** {@link run} before the first connection is up, or while the connection is down. */
+  async #runCold<T>(operation: string, key: string | undefined, fn: (store: RemoteStore) => Promise<T>): Promise<T | Unavailable> {
     const store = this.store;
     const activity = store.activity;
     let promise: Promise<T>;
@@ -187,7 +225,8 @@ export class RemoteTier {
       controller = new AbortController();
       promise = store.whenReady(controller.signal).then(() => fn(store));
     }
-    const tracked = this.#track(promise);
+    this.#inFlight++;
+    promise.then(this.#settled, this.#settled);
     // Before the first connection: its remaining budget, then the call's own deadline; a first
     // connection that fails (refused, bad password) ends the wait at once.
     const cold = this.#connectBy !== 0;
@@ -201,38 +240,53 @@ export class RemoteTier {
         controller?.abort(new L2ConnectionError('the first connection to L2 failed'));
         return UNAVAILABLE;
       }
-      if (result === TIMED_OUT) {
-        controller?.abort(new L2TimeoutError(operation, this.l2Timeout));
-        const error = new L2TimeoutError(operation, this.l2Timeout);
-        // Data kept arriving (a large reply, a burst): the link is busy, not dead. Calls that time
-        // out together (one burst that held Redis up) count as one failure, not one each; calls
-        // in sequence time out at least l2Timeout apart, so each of them counts.
-        const now = performance.now();
-        if (store.activity !== activity || now - this.#lastTimeout < this.l2Timeout / 2) {
-          this.#hooks.error(error, operation, key);
-        } else {
-          this.#lastTimeout = now;
-          this.#fail(error, operation, key);
-        }
-        return UNAVAILABLE;
-      }
+      if (result === TIMED_OUT) return this.#timedOut(operation, key, activity, controller);
       this.#breaker.success();
       return result;
     } catch (error) {
-      const kind = classify(error);
-      if (kind === 'outage') {
-        this.#fail(toError(error), operation, key);
-        return UNAVAILABLE;
-      }
-      this.#breaker.success();
-      if (kind === 'own') throw error;
-      const failure = new StoreError(operation, key, toError(error));
-      this.#hooks.error(failure, operation, key);
-      throw failure;
-    } finally {
-      tracked();
+      return this.#failed(error, operation, key);
     }
   }
+
+  /**
+   * A call passed its deadline. Data kept arriving meanwhile (a large reply, a burst): the link is
+   * busy, not dead. Calls that time out together (one burst that held Redis up) count as one
+   * failure, not one each; calls in sequence time out at least l2Timeout apart, so each counts.
+   */
+  #timedOut(operation: string, key: string | undefined, activity: number, controller: AbortController | undefined): Unavailable {
+    const error = new L2TimeoutError(operation, this.l2Timeout);
+    controller?.abort(error);
+    const now = performance.now();
+    if (this.store.activity !== activity || now - this.#lastTimeout < this.l2Timeout / 2) {
+      this.#hooks.error(error, operation, key);
+    } else {
+      this.#lastTimeout = now;
+      this.#fail(error, operation, key);
+    }
+    return UNAVAILABLE;
+  }
+
+  /** A call failed: an outage is {@link UNAVAILABLE}; a reply error or hoard's own error is thrown. */
+  #failed(error: unknown, operation: string, key: string | undefined): Unavailable {
+    const kind = classify(error);
+    if (kind === 'outage') {
+      this.#fail(toError(error), operation, key);
+      return UNAVAILABLE;
+    }
+    this.#breaker.success();
+    if (kind === 'own') throw error;
+    const failure = new StoreError(operation, key, toError(error));
+    this.#hooks.error(failure, operation, key);
+    throw failure;
+  }
+
+  readonly #settled = (): void => {
+    if (--this.#inFlight === 0 && this.#drained.length !== 0) {
+      const waiters = this.#drained;
+      this.#drained = [];
+      for (const resolve of waiters) resolve();
+    }
+  };
 
   /**
    * Like {@link run} but nobody waits: for write-backs that must not delay the caller. Never
@@ -250,21 +304,9 @@ export class RemoteTier {
    * write-backs in flight reach Redis before the connection goes.
    */
   async drain(ms: number): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (this.#pending.size !== 0) {
-      const left = deadline - Date.now();
-      if (left <= 0) return;
-      await withDeadline(Promise.allSettled([...this.#pending]), left);
-    }
-  }
-
-  #track(promise: Promise<unknown>): () => void {
-    const settled = promise.then(noop, noop);
-    this.#pending.add(settled);
-    return () => {
-      // The caller may give up at its deadline; the call is still in flight until it settles.
-      void settled.then(() => this.#pending.delete(settled));
-    };
+    if (this.#inFlight === 0) return;
+    const drained = new Promise<void>((resolve) => this.#drained.push(resolve));
+    await withDeadline(drained, ms);
   }
 
   dispose(): void {

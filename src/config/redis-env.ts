@@ -1,7 +1,7 @@
-import type { Env, EnvConfig } from '../config/env.js';
-import { checkRedisUrl } from '../config/env.js';
+import type { Env, EnvConfig } from './env.js';
+import { checkRedisUrl } from './env.js';
 import { ConfigError } from '../errors/config-error.js';
-import type { ClusterNode } from './connect.js';
+import type { ClusterNode } from '../redis/connect.js';
 
 /**
  * Where Redis is, from the environment: `CACHE_REDIS_CLUSTER_NODES` (replaces the URL), else
@@ -9,7 +9,10 @@ import type { ClusterNode } from './connect.js';
  * `REDIS_USERNAME`, `REDIS_PASSWORD`, else `redis://localhost:6379`. The `REDIS_*` variables are
  * checked only here, when a Redis backend uses them.
  */
-export function redisTarget(config: EnvConfig, env: Env): { url: string } | { cluster: ClusterNode[] } {
+/** Where a Redis backend connects: a URL or the seed nodes of a cluster. */
+export type RedisTarget = { url: string } | { cluster: ClusterNode[] };
+
+export function redisTarget(config: EnvConfig, env: Env): RedisTarget {
   if (config.clusterNodes !== undefined) return { cluster: config.clusterNodes };
   if (config.redisUrl !== undefined) return { url: config.redisUrl };
   const redisUrl = value(env, 'REDIS_URL');
