@@ -15,6 +15,7 @@ export type {
   FactoryContext,
   FactoryOptions,
   FactoryTimeouts,
+  Given,
   GetOrSetOptions,
   KeyEvent,
   L2StateEvent,
@@ -26,7 +27,7 @@ export { MemoryStore, memoryStore, type MemoryStoreOptions, type MemoryStoreEven
 export { NullStore, nullStore } from './memory/null-store.js';
 export type { Store, SyncStore, StoreCapabilities, StoreSetOptions, StoreEntry, StaleEntry, MaybePromise } from './stores/store.js';
 export { cached, type CachedFunction, type CachedOptions } from './functions/cached.js';
-export { Cached, InvalidatesCache, type CachedDecoratorOptions, type InvalidatesCacheOptions } from './functions/decorators.js';
+export { Cached, InvalidatesCache, type AsyncMethodDecorator, type CachedDecoratorOptions, type InvalidatesCacheOptions } from './functions/decorators.js';
 export { EventInvalidator, type DomainEvent, type Invalidation } from './functions/event-invalidator.js';
 export { stableHash } from './functions/stable-hash.js';
 export { CacheError, ConfigError, InvalidKeyError, SerializationError, CacheTimeoutError, StoreError, CacheClosedError, type CacheErrorCode } from './errors/index.js';

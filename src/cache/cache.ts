@@ -12,9 +12,11 @@ import type {
   BatchFactory,
   CacheEventName,
   CacheEvents,
+  CacheMetrics,
   CacheOptions,
   CacheStats,
   Factory,
+  Given,
   GetOrSetOptions,
   SetManyEntry,
   SetOptions,
@@ -57,11 +59,43 @@ export class Cache {
     return this.#prefix;
   }
 
+  /**
+   * Whether the cache caches: false after `disable()` or with `enabled: false` (`CACHE_ENABLED=false`).
+   * Shared by the root and every namespace view.
+   */
+  get enabled(): boolean {
+    return this.#core.enabled;
+  }
+
+  /** Turns caching back on after `disable()`: reads find what the tiers kept meanwhile. */
+  enable(): void {
+    this.#core.enabled = true;
+  }
+
+  /**
+   * Makes the cache a pass-through at run time, as `enabled: false` does at creation: reads miss,
+   * `getOrSet` always runs the factory, nothing is stored. What the tiers hold is kept for
+   * `enable()`, and kept true: a `set` while disabled removes the key's entry, and deletes, patterns,
+   * tags and `clear()` still apply, in every tier and (through the bus) every instance. `incr`
+   * counts nothing (it returns `by`). Applies to the root and every namespace view.
+   * @example
+   * cache.disable(); // e.g. while debugging a stale-data report
+   * await cache.getOrSet('user:1', loadUser); // always loadUser()
+   * cache.enable();
+   */
+  disable(): void {
+    this.#core.enabled = false;
+  }
+
   async get<T = unknown>(key: string): Promise<T | undefined> {
     if (this.#core.closed) throw new CacheClosedError('get');
     checkKey(key);
     const k = this.#prefix === '' ? key : this.#prefix + key;
     const core = this.#core;
+    if (!core.enabled) {
+      this.#miss(k, 'l1');
+      return undefined;
+    }
     // One call in sixteen is timed for stats().latency; the others never read the clock.
     if (core.latency.sample()) return this.#timed(() => this.#get<T>(k));
     return this.#get<T>(k);
@@ -77,10 +111,15 @@ export class Cache {
 
   async #timed<R>(run: () => R | Promise<R>): Promise<R> {
     const started = performance.now();
+    // A call answered synchronously never left memory; one that returned a promise went to L2.
+    let tier: 0 | 1 = 0;
     try {
-      return await run();
+      const result = run();
+      if (!(result instanceof Promise)) return result;
+      if (this.#core.remote !== undefined) tier = 1;
+      return await result;
     } finally {
-      this.#core.latency.record(performance.now() - started);
+      this.#core.latency.record(performance.now() - started, tier);
     }
   }
 
@@ -90,6 +129,8 @@ export class Cache {
     if (value === undefined) throw new TypeError(`set: undefined cannot be cached (key "${key}"); use delete() or null`);
     const k = this.#prefix === '' ? key : this.#prefix + key;
     const o = options === undefined ? this.#defaults : this.#entryOptions(options);
+    // Disabled: nothing is stored, and what was stored under the key is no longer true.
+    if (!this.#core.enabled) return void (await this.#deleteKeys([k]));
     if (this.#core.remote === undefined) return this.#write(k, value, o.ttl, o.grace, o.tags);
     const payload = this.#core.serializer.encode(value); // a SerializationError writes nothing anywhere
     await this.#writeTiers([{ k, value, payload, o }]);
@@ -106,6 +147,7 @@ export class Cache {
     checkKey(key);
     const k = this.#prefix + key;
     const core = this.#core;
+    if (!core.enabled) return false;
     if (core.l1.has(k)) return true;
     if (core.remote === undefined) return false;
     const r = await core.remote.run('has', k, (s) => s.has(k));
@@ -117,6 +159,7 @@ export class Cache {
     checkKey(key);
     const k = this.#prefix + key;
     const core = this.#core;
+    if (!core.enabled) return undefined;
     const local = core.l1.ttl(k);
     if (local !== undefined || core.remote === undefined) return local;
     const r = await core.remote.run('ttl', k, (s) => s.ttl(k));
@@ -130,6 +173,7 @@ export class Cache {
     if (typeof by !== 'number' || !Number.isFinite(by)) throw new TypeError(`incr: by must be a finite number, got ${describeValue(by)}`);
     const k = this.#prefix + key;
     const core = this.#core;
+    if (!core.enabled) return by; // a pass-through counts nothing: a fresh counter each time
     core.touched(k);
     let next: number;
     const remote = core.remote === undefined ? UNAVAILABLE : await core.remote.run('incr', k, (s) => s.incr(k, by));
@@ -150,6 +194,10 @@ export class Cache {
     checkKeys(keys, 'getMany');
     const core = this.#core;
     const out = new Array<T | undefined>(keys.length);
+    if (!core.enabled) {
+      for (const key of keys) this.#miss(this.#prefix + key, 'l1');
+      return out.fill(undefined);
+    }
     if (core.remote === undefined) {
       for (let i = 0; i < keys.length; i++) out[i] = this.#lookup(this.#prefix + keys[i]!) as T | undefined;
       return out;
@@ -167,6 +215,7 @@ export class Cache {
     missing.forEach((i, j) => {
       const entry = entries[j];
       if (entry !== undefined && !entry.stale) {
+        core.l2Hits++;
         out[i] = this.#hit(full[j]!, entry.value, 'l2') as T;
       } else {
         out[i] = undefined;
@@ -188,6 +237,7 @@ export class Cache {
       const payload = core.remote === undefined ? '' : core.serializer.encode(entry.value);
       return { k: this.#prefix + entry.key, value: entry.value, payload, o: this.#entryOptions(entry) };
     });
+    if (!core.enabled) return void (await this.#deleteKeys(parsed.map((e) => e.k)));
     if (core.remote === undefined) {
       for (const { k, value, o } of parsed) this.#write(k, value, o.ttl, o.grace, o.tags);
       return;
@@ -204,24 +254,31 @@ export class Cache {
   /**
    * Cache-aside: the value of `key`, or the factory's result, stored. Concurrent calls for a key
    * run the factory once; `grace` and `timeout` make it fail-safe (see the README).
+   *
+   * The value type is what the factory returns, also when the factory takes the context:
+   * `getOrSet('user:1', async (ctx) => loadUser(1))` is a `Promise<User>`. Give it explicitly
+   * (`getOrSet<User>(...)`) to type `ctx.stale` as well.
+   * @example
+   * const user = await cache.getOrSet(`user:${id}`, () => db.users.find(id), { ttl: '5m', tags: ['users'] });
    */
-  async getOrSet<T>(key: string, factory: Factory<T>, options?: GetOrSetOptions): Promise<T> {
+  async getOrSet<T = never, R = T>(key: string, factory: Factory<Given<T, unknown>, R>, options?: GetOrSetOptions): Promise<Given<T, R>> {
     if (this.#core.closed) throw new CacheClosedError('getOrSet');
     checkKey(key);
     if (typeof factory !== 'function') throw new TypeError('getOrSet: factory must be a function');
     const resolved = options === undefined ? this.#defaults : this.#loadOptions(options);
     const k = this.#prefix === '' ? key : this.#prefix + key;
     const core = this.#core;
-    const value = core.l1.get(k);
+    const value = core.enabled ? core.l1.get(k) : undefined;
     if (value !== undefined) {
       // A memory hit takes well under the microsecond stats() resolves, so it is sampled as 0.
       if (core.latency.sample()) core.latency.record(0);
-      return this.#hit(k, value, 'l1') as T;
+      return this.#hit(k, value, 'l1') as Given<T, R>;
     }
     // With a shared tier, load() counts the hit or miss once it knows whether L2 had the value.
     if (core.remote === undefined) this.#miss(k, 'l1');
-    if (core.latency.sample()) return this.#timed(() => load(core, k, this.#prefix, factory, resolved));
-    return load(core, k, this.#prefix, factory, resolved);
+    const run = factory as Factory<Given<T, R>>; // the value type is the factory's own
+    if (core.latency.sample()) return this.#timed(() => load(core, k, this.#prefix, run, resolved));
+    return load(core, k, this.#prefix, run, resolved);
   }
 
   /**
@@ -236,7 +293,7 @@ export class Cache {
     const started = performance.now();
     try {
       // In memory the lookup stays synchronous, so runs start before any concurrent getOrSet can.
-      const values = this.#core.remote === undefined ? keys.map((k) => this.#lookup(this.#prefix + k) as T | undefined) : await this.getMany<T>(keys);
+      const values = this.#core.remote === undefined || !this.#core.enabled ? keys.map((k) => this.#lookup(this.#prefix + k) as T | undefined) : await this.getMany<T>(keys);
       const missing = new Map<string, string>(); // full key -> user key, deduplicated
       for (let i = 0; i < keys.length; i++) if (values[i] === undefined) missing.set(this.#prefix + keys[i]!, keys[i]!);
       if (missing.size === 0) return values;
@@ -247,7 +304,8 @@ export class Cache {
       for (let i = 0; i < keys.length; i++) if (values[i] === undefined) values[i] = byKey.get(keys[i]!);
       return values;
     } finally {
-      this.#core.latency.record(performance.now() - started);
+      // Timed on every call, so each sample stands for one call.
+      this.#core.latency.record(performance.now() - started, this.#core.remote === undefined ? 0 : 1, 1);
     }
   }
 
@@ -334,6 +392,50 @@ export class Cache {
     return this.#core.close();
   }
 
+  /**
+   * What metrics collectors read at scrape time (`prometheusMetrics`, the OpenTelemetry binding,
+   * the admin API): hits, misses, evictions and errors per tier, and latency histograms. Every
+   * lookup counts once, at the tier that answered it (a miss at the last tier asked), so the tiers
+   * add up to `stats().hits` and `stats().misses`. Reading it costs a few small allocations and
+   * nothing is counted for it on the hot path beyond what `stats()` already counts.
+   * Shared by the root and every namespace view.
+   * @example
+   * const { tiers } = cache.metrics();
+   * const l1HitRatio = tiers.l1.hits / (cache.stats().hits + cache.stats().misses);
+   */
+  metrics(): CacheMetrics {
+    const core = this.#core;
+    const l1 = core.l1 as { evictions?: number; expirations?: number; bytes?: number; maxBytes?: number };
+    const metrics: CacheMetrics = {
+      name: core.name,
+      tiers: {
+        l1: {
+          hits: core.hits - core.l2Hits,
+          misses: core.misses - core.l2Misses,
+          evictions: l1.evictions ?? 0,
+          errors: core.errors - core.l2Errors - core.factoryErrors,
+          latency: core.latency.histogram(0),
+        },
+      },
+      factoryErrors: core.factoryErrors,
+      sets: core.sets,
+      deletes: core.deletes,
+      expirations: l1.expirations ?? 0,
+      size: core.l1.size,
+    };
+    if (l1.maxBytes !== undefined && l1.bytes !== undefined) metrics.bytes = l1.bytes;
+    if (core.remote !== undefined) {
+      metrics.tiers.l2 = { hits: core.l2Hits, misses: core.l2Misses, evictions: 0, errors: core.l2Errors, latency: core.latency.histogram(1) };
+      metrics.l2Available = core.remote.available;
+    }
+    return metrics;
+  }
+
+  /** @internal The shared state behind a cache or view, for the admin API (key inspection, key listing, Redis figures). */
+  static coreOf(cache: Cache): CacheCore {
+    return cache.#core;
+  }
+
   /** @internal Test hook: sizes of the bounded auxiliary structures. */
   static internals(cache: Cache): { flights: number; reads: number; backoff: number } {
     const core = cache.#core;
@@ -343,7 +445,7 @@ export class Cache {
   // ----------------------------------------------------------------------------------------------
 
   #lookup(k: string): unknown {
-    const value = this.#core.l1.get(k);
+    const value = this.#core.enabled ? this.#core.l1.get(k) : undefined;
     if (value !== undefined) return this.#hit(k, value, 'l1');
     this.#miss(k, 'l1');
     return undefined;
@@ -359,12 +461,16 @@ export class Cache {
   #miss(k: string, tier: 'l1' | 'l2'): void {
     const core = this.#core;
     core.misses++;
+    if (tier === 'l2') core.l2Misses++;
     if (core.emitter.lists.miss.length !== 0) core.emitter.emit('miss', { key: k, tier });
   }
 
   async #remoteGet<T>(k: string): Promise<T | undefined> {
     const entry: RemoteEntry | undefined = await readRemote(this.#core, k);
-    if (entry !== undefined && !entry.stale) return this.#hit(k, entry.value, 'l2') as T;
+    if (entry !== undefined && !entry.stale) {
+      this.#core.l2Hits++;
+      return this.#hit(k, entry.value, 'l2') as T;
+    }
     this.#miss(k, 'l2');
     return undefined;
   }

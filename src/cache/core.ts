@@ -4,7 +4,6 @@ import { parseDuration } from '../config/duration.js';
 import { ConfigError } from '../errors/config-error.js';
 import { toError } from '../errors/to-error.js';
 import { MemoryStore } from '../memory/memory-store.js';
-import { nullStore } from '../memory/null-store.js';
 import { resolveBreakerOptions } from '../resilience/circuit-breaker.js';
 import { FlightRegistry } from '../resilience/single-flight.js';
 import { codec } from '../serialization/codec.js';
@@ -84,6 +83,11 @@ export class CacheCore {
   tiered: boolean;
   /** Set by `close()`: every method rejects with `CacheClosedError` afterwards. */
   closed = false;
+  /**
+   * False: a pass-through (`enabled: false`, `disable()`). Reads miss, factories always run and
+   * nothing is stored, while the tiers keep what they hold for `enable()`.
+   */
+  enabled: boolean;
   readonly closeTimeout: number;
   readonly bus: Bus | undefined;
   readonly serializer: Serializer;
@@ -108,6 +112,14 @@ export class CacheCore {
   sets = 0;
   deletes = 0;
   errors = 0;
+  /**
+   * Per-tier counts for metrics collectors, kept off the memory hit path: the hits and misses
+   * answered by L2 (L1's are `hits - l2Hits` and `misses - l2Misses`), and errors by origin.
+   */
+  l2Hits = 0;
+  l2Misses = 0;
+  l2Errors = 0;
+  factoryErrors = 0;
   l1Flushes = 0;
   /** L1 may hold what other instances invalidated meanwhile (L2 or the bus was away). */
   #diverged = false;
@@ -144,6 +156,7 @@ export class CacheCore {
     this.now = clock === undefined ? cachedNow : () => clock.now();
     const enabled = options.enabled ?? CACHE_DEFAULTS.enabled;
     if (typeof enabled !== 'boolean') throw new ConfigError('enabled', `expected true or false, got ${String(enabled)}`);
+    this.enabled = enabled;
     this.serializer = options.serializer ?? codec;
 
     this.lockTtl = resolveLock(options.distributedLock);
@@ -152,7 +165,7 @@ export class CacheCore {
     const l2Timeout = parseDuration(options.l2Timeout ?? CACHE_DEFAULTS.l2Timeout, 'l2Timeout');
     const connectTimeout = parseDuration(options.connectTimeout ?? CACHE_DEFAULTS.connectTimeout, 'connectTimeout', { allowZero: true });
     resolveBreakerOptions(options.circuitBreaker);
-    const tiers = resolveTiers(options, enabled);
+    const tiers = resolveTiers(options);
     this.l1 = tiers.l1;
     this.twoTier = tiers.tiered;
     this.tiered = tiers.tiered;
@@ -275,6 +288,8 @@ export class CacheCore {
 
   error(event: ErrorEvent): void {
     this.errors++;
+    if (event.tier === 'l2') this.l2Errors++;
+    else if (event.tier === 'factory') this.factoryErrors++;
     // Our own "connection lost" says less than the reply that caused it (WRONGPASS, ECONNREFUSED).
     if (event.tier === 'l2' && (event.error.name !== 'L2ConnectionError' || this.lastL2Error === undefined)) this.lastL2Error = event.error.message;
     if (this.emitter.has('error')) {
@@ -487,12 +502,11 @@ interface Tiers {
   tiered: boolean;
 }
 
-function resolveTiers(options: CacheOptions, enabled: boolean): Tiers {
+function resolveTiers(options: CacheOptions): Tiers {
   const memory = (): SyncStore => new MemoryStore({ clock: options.clock });
   if (options.store !== undefined && (options.l1 !== undefined || options.l2 !== undefined)) {
     throw new ConfigError('store', 'give either store, or l1 and l2, not both');
   }
-  if (!enabled) return { l1: nullStore(), l2: undefined, tiered: false };
   if (options.l1 !== undefined || options.l2 !== undefined) {
     const l1 = options.l1 === undefined ? memory() : checkStore(options.l1, 'l1');
     if (!l1.capabilities.sync) throw new ConfigError('l1', 'the memory tier must be a synchronous store such as memoryStore()');

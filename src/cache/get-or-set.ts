@@ -34,7 +34,7 @@ export async function load<T>(
   factory: Factory<T>,
   options: LoadOptions,
 ): Promise<T> {
-  const stale = core.l1.getStale(key) as StaleEntry<T> | undefined;
+  const stale = core.enabled ? (core.l1.getStale(key) as StaleEntry<T> | undefined) : undefined;
   // 1. fail-safe throttling
   if (stale !== undefined && core.inBackoff(key)) return count(core, key, undefined, stale.value);
   // 2. single flight (with a shared tier, the run reads L2 before calling the factory)
@@ -93,8 +93,13 @@ export async function load<T>(
 function count<V>(core: CacheCore, key: string, flight: Flight<unknown> | undefined, value: V): V {
   if (core.remote === undefined) return value;
   const hit = flight?.fromL2 === true && value !== undefined;
-  if (hit) core.hits++;
-  else core.misses++;
+  if (hit) {
+    core.hits++;
+    core.l2Hits++;
+  } else {
+    core.misses++;
+    core.l2Misses++;
+  }
   const event = hit ? 'hit' : 'miss';
   if (core.emitter.has(event)) core.emitter.emit(event, { key, tier: 'l2' });
   return value;
@@ -123,7 +128,7 @@ function start<T>(
   // The clock is read alongside the first L2 read, in the same round trip.
   let stampAt: number | undefined;
   const run = async (): Promise<T> => {
-    if (core.remote !== undefined) {
+    if (core.remote !== undefined && core.enabled) {
       if (options.tags !== undefined && options.tags.length !== 0) {
         void serverTime(core, key).then((at) => {
           stampAt = at;
@@ -191,7 +196,10 @@ function store<T>(
   operation: string,
   stamp: WriteStamp,
 ): void {
-  if (core.closed) return;
+  if (core.closed || !core.enabled) {
+    releaseLock(flight);
+    return;
+  }
   const remote = core.remote;
   core.flights.supersedeOlder(flight);
   if (core.backoff.size !== 0) core.backoff.delete(key);
@@ -426,7 +434,7 @@ export async function loadMany<T>(
   const toLoad: number[] = [];
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i]!;
-    stales[i] = core.l1.getStale(key) as StaleEntry<T> | undefined;
+    stales[i] = core.enabled ? (core.l1.getStale(key) as StaleEntry<T> | undefined) : undefined;
     const joined = core.flights.join<T>(key);
     if (joined !== undefined) flights[i] = joined;
     else toLoad.push(i);

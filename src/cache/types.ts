@@ -4,6 +4,7 @@ import type { CircuitBreakerOptions } from '../resilience/circuit-breaker.js';
 import type { Serializer } from '../serialization/codec.js';
 import type { RemoteStore, Store, SyncStore } from '../stores/store.js';
 import type { Clock } from '../util/clock.js';
+import type { LatencyHistogram } from './latency.js';
 
 /** Where an event happened: the memory tier, the Redis tier, or the factory of `getOrSet`. */
 export type Tier = 'l1' | 'l2';
@@ -75,6 +76,42 @@ export interface CacheStats {
   latency: { p50: number; p99: number };
 }
 
+/** Counters of one tier, as metrics collectors read them (see `cache.metrics()`). */
+export interface TierMetrics {
+  /** Lookups this tier answered. */
+  hits: number;
+  /** Lookups that ended as a miss at this tier, the last one asked (each lookup counts once). */
+  misses: number;
+  /** Entries this tier removed for room. Memory tier only: Redis' evictions are server-wide (admin `GET /stats`). */
+  evictions: number;
+  /** `error` events of this tier. */
+  errors: number;
+  /** Latency of the facade calls this tier answered: one call in 16 timed, each sample weighted by 16. */
+  latency: LatencyHistogram;
+}
+
+/** Everything metrics collectors read from a cache at scrape time: `cache.metrics()`. */
+export interface CacheMetrics {
+  /** The cache's `name`, the `cache` label of its metrics. */
+  name: string;
+  /** `l2` only on Redis-backed caches. */
+  tiers: { l1: TierMetrics; l2?: TierMetrics };
+  /** `error` events of factories (a failed background refresh, a failure masked by a stale value). */
+  factoryErrors: number;
+  sets: number;
+  deletes: number;
+  /** Entries the memory tier dropped at their TTL. */
+  expirations: number;
+  /** Live entries in memory. */
+  size: number;
+  /** Bytes accounted in memory, when the memory store has `maxBytes`. */
+  bytes?: number;
+  /** Whether the Redis tier takes calls; only on Redis-backed caches. */
+  l2Available?: boolean;
+}
+
+export type { LatencyHistogram };
+
 export interface SetOptions {
   /** Time to live. @default the cache's `defaultTtl` */
   ttl?: Duration | undefined;
@@ -128,7 +165,17 @@ export interface FactoryContext<T> {
   skip(): void;
 }
 
-export type Factory<T> = (ctx: FactoryContext<T>) => T | Promise<T>;
+/**
+ * What `getOrSet` calls on a miss: returns the value (or a promise of it). `R` is what it returns,
+ * `T` the value type its context's `stale` carries (the same unless told otherwise).
+ */
+export type Factory<T, R = T> = (ctx: FactoryContext<T>) => R | Promise<R>;
+
+/**
+ * `T` when a type argument was given (`getOrSet<User>(...)`), else `R`, what the factory returns:
+ * so a factory that takes the context still infers its value type.
+ */
+export type Given<T, R> = [T] extends [never] ? R : T;
 
 /** The result of a batch factory: values in the order of the keys, or keyed by key. */
 export type BatchResult<T> = readonly (T | undefined)[] | ReadonlyMap<string, T> | Readonly<Record<string, T>>;

@@ -124,17 +124,24 @@ export class RemoteTier {
         this.#update();
       }),
       store.onError((error) => {
-        // The first connection failed outright (refused, bad password): nobody waits for it.
-        if (!store.ready && this.#connectBy !== 0) {
+        // The first connection failed outright (refused, bad password): nobody waits for it, and
+        // L2 is unavailable from now on, not from whenever the socket reports its close.
+        const firstFailed = !store.ready && this.#connectBy !== 0;
+        if (firstFailed) {
           this.#connected();
           this.#failFirst(FIRST_FAILED);
         }
         // Connection errors count against the breaker only while no command can be sent.
         if (!store.ready) this.#breaker.failure();
         // One error event per outage: the reconnect attempts that follow would only repeat it.
-        if (!this.#available && this.#reported) return;
-        this.#reported = true;
-        hooks.error(error, 'connection', undefined);
+        if (this.#available || !this.#reported) {
+          this.#reported = true;
+          hooks.error(error, 'connection', undefined);
+        }
+        if (firstFailed) {
+          this.#lost = true;
+          this.#update();
+        }
       }),
     );
   }

@@ -316,6 +316,50 @@ describe('Cache: enabled false and close', () => {
     assert.equal(cache.stats().size, 0);
   });
 
+  it('disable() makes a pass-through at run time and keeps what is stored; enable() brings it back', async () => {
+    const cache = make();
+    const tenant = cache.namespace('t1');
+    await cache.set('kept', 'v');
+    await cache.set('changed', 'old');
+    await tenant.set('x', 1);
+    assert.equal(cache.enabled, true);
+    cache.disable();
+    assert.equal(cache.enabled, false);
+    assert.equal(tenant.enabled, false, 'namespace views share the switch');
+    assert.equal(await cache.get('kept'), undefined, 'reads miss');
+    assert.deepEqual(await cache.getMany(['kept', 'changed']), [undefined, undefined]);
+    assert.equal(await cache.has('kept'), false);
+    assert.equal(await cache.ttl('kept'), undefined);
+    assert.equal(await tenant.get('x'), undefined);
+    let calls = 0;
+    assert.equal(await cache.getOrSet('kept', () => `run ${++calls}`), 'run 1');
+    assert.equal(await cache.getOrSet('kept', () => `run ${++calls}`), 'run 2', 'factories always run');
+    assert.deepEqual(await cache.getOrSetMany(['a', 'b'], (keys) => keys.map((k) => `${k}!`)), ['a!', 'b!']);
+    await cache.set('changed', 'new'); // not stored, and the old value is no longer true
+    assert.equal(await cache.incr('n', 5), 5, 'incr counts nothing');
+    assert.equal(await cache.incr('n', 5), 5);
+    cache.enable();
+    assert.equal(await cache.get('kept'), 'v', 'what was stored before disable() is kept');
+    assert.equal(await tenant.get('x'), 1);
+    assert.equal(await cache.get('changed'), undefined, 'a set while disabled removed the old value');
+    assert.equal(await cache.get('a'), undefined, 'nothing loaded while disabled was stored');
+    assert.equal(await cache.has('n'), false);
+    cache.disable();
+    assert.equal(await cache.delete('kept'), true, 'deletes still apply while disabled');
+    cache.enable();
+    assert.equal(await cache.get('kept'), undefined);
+  });
+
+  it('enabled: false at creation can be switched on later', async () => {
+    const cache = make({ enabled: false });
+    assert.equal(cache.enabled, false);
+    await cache.set('k', 1);
+    cache.enable();
+    assert.equal(await cache.get('k'), undefined);
+    await cache.set('k', 2);
+    assert.equal(await cache.get('k'), 2);
+  });
+
   it('rejects a bad enabled or store option', () => {
     assert.throws(() => new Cache({ enabled: 'yes' as unknown as boolean }), { option: 'enabled' });
     assert.throws(() => new Cache({ store: {} as MemoryStore }), { option: 'store' });

@@ -222,13 +222,31 @@ describe('environment: CACHE_BACKEND', () => {
     throwsConfig(() => createCache({}, { CACHE_BACKEND: 'memory', CACHE_TYPE: 'mongo' }), 'CACHE_TYPE', /memory, redis, tiered, none/);
   });
 
-  it('redis without the hoard/redis entry point is a ConfigError naming CACHE_BACKEND', () => {
-    throwsConfig(() => createCache({}, { CACHE_BACKEND: 'redis' }), 'CACHE_BACKEND', /hoard\/redis/);
-    throwsConfig(() => createCache({}, { CACHE_TYPE: 'redis' }), 'CACHE_TYPE', /hoard\/redis/);
+  it('redis works from the core alone: created at once, without throwing, with Redis unreachable (tiered: test/package)', async () => {
+    // Nothing listens on port 1: the connection is refused, the cache serves from memory.
+    for (const env of [
+      { CACHE_BACKEND: 'redis', REDIS_URL: 'redis://127.0.0.1:1' },
+      { CACHE_TYPE: 'redis', REDIS_HOST: '127.0.0.1', REDIS_PORT: '1' },
+      { CACHE_BACKEND: '', CACHE_TYPE: 'redis', CACHE_REDIS_URL: 'redis://127.0.0.1:1' },
+    ]) {
+      const cache = createCache({}, env);
+      cache.on('error', () => {});
+      try {
+        await cache.set('k', 1);
+        assert.equal(await cache.get('k'), 1, `${JSON.stringify(env)}: served from memory`);
+        await cache.ready();
+        assert.equal(cache.stats().l2Available, false, `${JSON.stringify(env)}: Redis reported unavailable`);
+      } finally {
+        await cache.close();
+      }
+    }
   });
 
-  it('redis given through CACHE_TYPE with an empty CACHE_BACKEND names CACHE_TYPE', () => {
-    throwsConfig(() => createCache({}, { CACHE_BACKEND: '', CACHE_TYPE: 'redis' }), 'CACHE_TYPE', /hoard\/redis/);
+  it('a bad REDIS_PORT or REDIS_URL is a ConfigError naming it, thrown by createCache()', () => {
+    throwsConfig(() => createCache({}, { CACHE_BACKEND: 'redis', REDIS_PORT: 'tcp://10.0.0.1:6379' }), 'REDIS_PORT', /port number/);
+    throwsConfig(() => createCache({}, { CACHE_BACKEND: 'redis', REDIS_URL: 'http://x' }), 'REDIS_URL', /redis:\/\//);
+    // Not read unless a Redis backend uses it.
+    assert.doesNotThrow(() => createCache({}, { REDIS_PORT: 'tcp://10.0.0.1:6379' }));
   });
 
   it('a cache given a `store` ignores CACHE_BACKEND', async () => {

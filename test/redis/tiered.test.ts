@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { Cache, createCache, memoryStore, SerializationError } from '../../src/index.js';
 import type { CacheOptions } from '../../src/index.js';
-import { redisStore } from '../../src/redis/index.js';
+import { redisBus, redisStore } from '../../src/redis/index.js';
 import type { RedisStore } from '../../src/redis/index.js';
 import { guardProcess } from '../helpers/guard.js';
 import { pollUntil, startRedis } from '../harness/index.js';
@@ -50,6 +50,22 @@ describe('two tiers', () => {
     assert.equal(Cache.internals(cache).flights, 0);
     assert.deepEqual(await cache.get('k'), { a: 1 });
     assert.equal(cache.stats().l2Available, true);
+  });
+
+  it('disable(): a set removes the key in Redis and in the other instances, so nothing stale is served after enable()', async () => {
+    const prefix = `dis${++n}:`;
+    const a = createCache({ l1: memoryStore(), l2: redisStore({ url: redis.url }), bus: redisBus({ url: redis.url }), namespace: prefix }, {});
+    const b = createCache({ l1: memoryStore(), l2: redisStore({ url: redis.url }), bus: redisBus({ url: redis.url }), namespace: prefix }, {});
+    caches.push(a, b);
+    await Promise.all([a.ready(), b.ready()]);
+    await a.set('k', 'old');
+    assert.equal(await b.get('k'), 'old', 'b holds a copy in its L1');
+    a.disable();
+    await a.set('k', 'new');
+    assert.equal(await a.get('k'), undefined);
+    await pollUntil(async () => (await b.get('k')) === undefined, { timeoutMs: 3_000, description: "b dropped its copy of k" });
+    a.enable();
+    assert.equal(await a.get('k'), undefined, 'Redis no longer holds the old value');
   });
 
   it('an L1 hit sends nothing to Redis', async () => {

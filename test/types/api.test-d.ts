@@ -38,8 +38,18 @@ expectTypeOf(c.getOrSet<User | null>('k', () => null)).toEqualTypeOf<Promise<Use
 // @ts-expect-error the factory's result must match an explicit T
 void c.getOrSet<User>('k', () => 42);
 
-// ctx.stale is T | undefined; the rest of the context is typed too. (A factory that takes `ctx`
-// is context-sensitive, so TypeScript cannot infer T from its result: T is given here.)
+// A factory that takes the context still infers the value type from what it returns.
+declare function loadUser(): Promise<User>;
+expectTypeOf(c.getOrSet('k', async (ctx) => {
+  expectTypeOf(ctx.stale).toEqualTypeOf<unknown>();
+  ctx.setOptions({ ttl: '1m' });
+  return loadUser();
+})).toEqualTypeOf<Promise<User>>();
+expectTypeOf(c.getOrSet('k', (ctx) => (ctx.signal.aborted ? 0 : 1))).toEqualTypeOf<Promise<0 | 1>>();
+// @ts-expect-error an explicit T still checks the factory's result
+void c.getOrSet<User>('k', async (ctx) => (ctx.signal.aborted ? 1 : 2));
+
+// With T given, ctx.stale is T | undefined; the rest of the context is typed too.
 void c.getOrSet<number>('k', (ctx) => {
   expectTypeOf(ctx).toEqualTypeOf<FactoryContext<number>>();
   expectTypeOf(ctx.stale).toEqualTypeOf<number | undefined>();
