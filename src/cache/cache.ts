@@ -87,6 +87,12 @@ export class Cache {
     this.#core.enabled = false;
   }
 
+  /**
+   * The value of `key`, or `undefined` when it is absent or expired (a value inside its grace
+   * period counts as absent here; only `getOrSet` serves it). Memory first, then Redis.
+   * Counts a hit or a miss. `T` is not checked: it is what you say the value is.
+   * @example const user = await cache.get<User>('user:1');
+   */
   async get<T = unknown>(key: string): Promise<T | undefined> {
     if (this.#core.closed) throw new CacheClosedError('get');
     checkKey(key);
@@ -123,6 +129,14 @@ export class Cache {
     }
   }
 
+  /**
+   * Stores `value` under `key` in every tier and tells the other instances. `null` is a value;
+   * `undefined` is a `TypeError` (use `delete`). A value Redis cannot hold (a function, a class
+   * instance with methods) is a `SerializationError` and nothing is written anywhere. After
+   * `await set()` with Redis up, the value is in Redis.
+   * @param options `ttl` (default: the cache's `defaultTtl`), `tags`, `grace`.
+   * @example await cache.set('user:1', user, { ttl: '10m', tags: ['users', 'tenant:7'] });
+   */
   async set(key: string, value: unknown, options?: SetOptions): Promise<void> {
     if (this.#core.closed) throw new CacheClosedError('set');
     checkKey(key);
@@ -136,12 +150,17 @@ export class Cache {
     await this.#writeTiers([{ k, value, payload, o }]);
   }
 
+  /**
+   * Removes `key` from every tier (and from every instance's memory through the bus); a removed
+   * value is never served as stale. Resolves to whether something was removed.
+   */
   async delete(key: string): Promise<boolean> {
     if (this.#core.closed) throw new CacheClosedError('delete');
     checkKey(key);
     return (await this.#deleteKeys([this.#prefix + key])) > 0;
   }
 
+  /** Whether `key` holds a live (unexpired) value. Counts neither a hit nor a miss. */
   async has(key: string): Promise<boolean> {
     if (this.#core.closed) throw new CacheClosedError('has');
     checkKey(key);
@@ -154,6 +173,10 @@ export class Cache {
     return r === UNAVAILABLE ? false : r;
   }
 
+  /**
+   * Milliseconds `key` has left before it expires: `Infinity` without expiry, `undefined` when
+   * absent. Counts neither a hit nor a miss.
+   */
   async ttl(key: string): Promise<number | undefined> {
     if (this.#core.closed) throw new CacheClosedError('ttl');
     checkKey(key);
@@ -189,6 +212,10 @@ export class Cache {
     return next;
   }
 
+  /**
+   * The values of `keys`, in order (`undefined` for each absent one). What memory lacks is read
+   * from Redis in one round trip (MGET; per hash slot on a cluster).
+   */
   async getMany<T = unknown>(keys: readonly string[]): Promise<(T | undefined)[]> {
     if (this.#core.closed) throw new CacheClosedError('getMany');
     checkKeys(keys, 'getMany');
@@ -225,6 +252,11 @@ export class Cache {
     return out;
   }
 
+  /**
+   * Stores many entries, each with its own `ttl` and `tags`, in one round trip on Redis. Every
+   * entry is checked (and serialized) first: one bad entry writes nothing at all.
+   * @example await cache.setMany([{ key: 'a', value: 1 }, { key: 'b', value: 2, ttl: '1m', tags: ['t'] }]);
+   */
   async setMany(entries: readonly SetManyEntry[]): Promise<void> {
     if (this.#core.closed) throw new CacheClosedError('setMany');
     if (!Array.isArray(entries)) throw new TypeError('setMany: entries must be an array of { key, value, ttl?, tags? }');
@@ -245,6 +277,7 @@ export class Cache {
     await this.#writeTiers(parsed);
   }
 
+  /** Removes `keys` from every tier; resolves to the number of distinct entries removed. */
   async deleteMany(keys: readonly string[]): Promise<number> {
     if (this.#core.closed) throw new CacheClosedError('deleteMany');
     checkKeys(keys, 'deleteMany');
@@ -338,6 +371,11 @@ export class Cache {
     return new Cache();
   }
 
+  /**
+   * Counters since creation: hits, misses, hit rate, sets, deletes, evictions, expirations,
+   * errors, size (memory entries), bytes (with `maxBytes`), L2 and bus state, and p50/p99 latency
+   * in milliseconds over recent calls. Synchronous and cheap.
+   */
   stats(): CacheStats {
     const core = this.#core;
     const l1 = core.l1 as { evictions?: number; expirations?: number; bytes?: number; maxBytes?: number };

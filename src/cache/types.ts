@@ -12,22 +12,29 @@ export type Tier = 'l1' | 'l2';
 export interface KeyEvent {
   /** The key inside the cache's root, namespaces included (`t1:k`). */
   key: string;
+  /** The tier the event happened in. */
   tier: Tier;
 }
 export interface EvictEvent extends KeyEvent {
+  /** `capacity`: over `maxEntries`; `bytes`: over `maxBytes`; `too-large`: one entry larger than `maxBytes`. */
   reason: 'capacity' | 'bytes' | 'too-large';
 }
 export interface ExpireEvent extends KeyEvent {
+  /** Always `ttl`: the entry outlived its time to live (and grace). */
   reason: 'ttl';
 }
 export interface ErrorEvent {
+  /** What went wrong: a Redis error (`StoreError`, a timeout, a lost connection) or the factory's own error. */
   error: Error;
   /** `factory` for a failed background refresh or a failure masked by a stale value. */
   tier: Tier | 'factory';
+  /** The call that failed: `get`, `set`, `getOrSet`, `connection`, `publish`, ... */
   operation: string;
+  /** The key involved, when there is one. */
   key?: string;
 }
 export interface L2StateEvent {
+  /** Why Redis became unavailable, when known (`l2:down` only). */
   error?: Error;
 }
 
@@ -46,14 +53,19 @@ export interface CacheEvents {
 export type CacheEventName = keyof CacheEvents;
 
 export interface CacheStats {
+  /** Lookups that found a value (`get`, each key of `getMany`, the lookup of `getOrSet`). */
   hits: number;
+  /** Lookups that found nothing. */
   misses: number;
   /** hits / (hits + misses); 0 when nothing was asked. */
   hitRate: number;
+  /** Values stored: `set`, each entry of `setMany`, `incr`, and factory results of `getOrSet`. */
   sets: number;
   /** Entries removed by delete, deleteMany, deletePattern, invalidateTags and clear. */
   deletes: number;
+  /** Entries the memory tier dropped to stay within `maxEntries` / `maxBytes`. */
   evictions: number;
+  /** Entries the memory tier dropped at their TTL. */
   expirations: number;
   /** Count of `error` events. */
   errors: number;
@@ -122,7 +134,9 @@ export interface SetOptions {
 }
 
 export interface SetManyEntry<T = unknown> extends SetOptions {
+  /** The key, as for `set`. */
   key: string;
+  /** The value, as for `set` (`undefined` is a `TypeError`). */
   value: T;
 }
 
@@ -141,6 +155,7 @@ export interface FactoryTimeouts {
 }
 
 export interface GetOrSetOptions extends SetOptions {
+  /** How long callers wait for the factory: `soft` (answer with the stale value) and `hard` (give up). @default no timeouts */
   timeout?: FactoryTimeouts | undefined;
   /** `false`: skip the distributed lock for this call (when the cache has `distributedLock`). @default true */
   lock?: boolean | undefined;
@@ -148,8 +163,11 @@ export interface GetOrSetOptions extends SetOptions {
 
 /** What a factory can change about how its result is cached. */
 export interface FactoryOptions {
+  /** Time to live of this result, e.g. shorter for an empty answer. */
   ttl?: Duration | undefined;
+  /** Tags of this result (replacing the call's `tags`). */
   tags?: readonly string[] | undefined;
+  /** Grace of this result. */
   grace?: Duration | undefined;
 }
 

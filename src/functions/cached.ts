@@ -8,8 +8,11 @@ import { stableHash } from './stable-hash.js';
 export interface CachedOptions<Args extends unknown[]> {
   /** The cache to use. @default the default `cache` */
   cache?: Cache | undefined;
+  /** Time to live of each call's entry. @default the cache's `defaultTtl` */
   ttl?: Duration | undefined;
+  /** How long past `ttl` an entry stays as a fallback when the function fails (fail-safe). @default none */
   grace?: Duration | undefined;
+  /** Soft and hard timeouts of a call, as in `getOrSet`. @default none */
   timeout?: FactoryTimeouts | undefined;
   /** The key of a call; without it: the function's name (or `prefix`) plus a hash of the arguments. */
   key?: ((...args: Args) => string) | undefined;

@@ -14,10 +14,13 @@ type OfArgs<R> = (...args: never[]) => R;
 export interface CachedDecoratorOptions {
   /** @default the default `cache` */
   cache?: Cache | undefined;
+  /** Time to live of each call's entry. @default the cache's `defaultTtl` */
   ttl?: Duration | undefined;
+  /** How long past `ttl` an entry stays as a fallback when the method fails. @default none */
   grace?: Duration | undefined;
   /** The key of a call; without it: `ClassName.method` plus a hash of the arguments. */
   key?: OfArgs<string> | undefined;
+  /** Tags of each call's entry (or a function of the arguments giving them), for `invalidateTags`. */
   tags?: readonly string[] | OfArgs<readonly string[]> | undefined;
 }
 
