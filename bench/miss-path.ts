@@ -33,6 +33,9 @@ const ROUNDS = QUICK ? 3 : 7;
 const CELL_MS = QUICK ? 300 : 1_000;
 const CONCURRENCY = [1, 64] as const;
 
+/** Calls that came back empty, per stage (every key is in Redis: only a timeout misses). */
+const misses = new Map<string, number>();
+
 interface Stage {
   readonly id: string;
   call(key: string): Promise<unknown>;
@@ -56,7 +59,8 @@ async function loop(stage: Stage, keys: readonly string[], inFlight: number, ms:
     while (performance.now() < until) {
       const key = keys[next++ % keys.length]!;
       const v = await stage.call(key);
-      if (v === undefined || v === null) throw new Error(`${stage.id}: ${key} missed`);
+      // A miss here is an L2 call that passed l2Timeout on a busy machine: counted, reported.
+      if (v === undefined || v === null) misses.set(stage.id, (misses.get(stage.id) ?? 0) + 1);
       calls++;
     }
   };
@@ -137,7 +141,8 @@ async function main(): Promise<void> {
       });
       lines.push(`| ${stage.id} | ${cells.join(' | ')} |`);
     }
-    process.stdout.write(`${lines.join('\n')}\n\nfactory calls: ${factoryCalls} (every key is in Redis: expected 0)\n`);
+    const missed = [...misses].map(([id, n]) => `${id}: ${n}`).join(', ') || 'none';
+    process.stdout.write(`${lines.join('\n')}\n\nfactory calls: ${factoryCalls} (every key is in Redis: expected 0); empty answers (timeouts): ${missed}\n`);
   } finally {
     for (const close of closers) await close().catch(() => undefined);
     await redis.stop();

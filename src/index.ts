@@ -27,6 +27,7 @@ export { MemoryStore, memoryStore, type MemoryStoreOptions, type MemoryStoreEven
 export { NullStore, nullStore } from './memory/null-store.js';
 export type { Store, SyncStore, StoreCapabilities, StoreSetOptions, StoreEntry, StaleEntry, MaybePromise } from './stores/store.js';
 export { cached, type CachedFunction, type CachedOptions } from './functions/cached.js';
+export { cachedQuery, type CachedQuery, type CachedQueryOptions, type QueryFilters, type QueryPage, type QueryRequest } from './functions/cached-query.js';
 export { Cached, InvalidatesCache, type AsyncMethodDecorator, type CachedDecoratorOptions, type InvalidatesCacheOptions } from './functions/decorators.js';
 export { EventInvalidator, type DomainEvent, type Invalidation } from './functions/event-invalidator.js';
 export { stableHash } from './functions/stable-hash.js';
