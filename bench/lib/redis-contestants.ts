@@ -142,7 +142,7 @@ export const REDIS_CONTESTANTS: readonly RedisContestant[] = [
     id: 'hoard',
     label: 'hoard',
     settings:
-      'createCache({ l1: memoryStore({ maxEntries }), l2: redisStore({ url, prefix }), bus: redisBus({ url }), namespace: prefix, defaultTtl }): defaults (l2Timeout 50 ms, circuit breaker, generation checks, no distributed lock, client auto-pipelining)',
+      'createCache({ l1: memoryStore({ maxEntries }), l2: redisStore({ url, prefix }), bus: redisBus({ url }), namespace: prefix, defaultTtl }): defaults (l2Timeout 50 ms, circuit breaker, generation checks, no distributed lock, adaptive pipelining)',
     async create(config) {
       const { createCache, memoryStore } = await import('../../src/index.js');
       const { redisStore, redisBus } = await import('../../src/redis/index.js');
