@@ -16,16 +16,20 @@ export type {
   FactoryOptions,
   FactoryTimeouts,
   Given,
+  CacheMetrics,
   GetOrSetOptions,
   KeyEvent,
   L2StateEvent,
   SetManyEntry,
   SetOptions,
   Tier,
+  TierMetrics,
 } from './cache/types.js';
 export { MemoryStore, memoryStore, type MemoryStoreOptions, type MemoryStoreEvents, type EvictReason } from './memory/memory-store.js';
 export { NullStore, nullStore } from './memory/null-store.js';
-export type { Store, SyncStore, StoreCapabilities, StoreSetOptions, StoreEntry, StaleEntry, MaybePromise } from './stores/store.js';
+export type { Store, SyncStore, RemoteStore, RemoteEntry, WriteStamp, StoreCapabilities, StoreSetOptions, StoreEntry, StaleEntry, MaybePromise } from './stores/store.js';
+export type { Serializer } from './serialization/codec.js';
+export type { CircuitBreakerOptions } from './resilience/circuit-breaker.js';
 export { cached, type CachedFunction, type CachedOptions } from './functions/cached.js';
 export { cachedQuery, type CachedQuery, type CachedQueryOptions, type QueryFilters, type QueryPage, type QueryRequest } from './functions/cached-query.js';
 export { Cached, InvalidatesCache, type AsyncMethodDecorator, type CachedDecoratorOptions, type InvalidatesCacheOptions } from './functions/decorators.js';
@@ -33,6 +37,6 @@ export { EventInvalidator, type DomainEvent, type Invalidation } from './functio
 export { stableHash } from './functions/stable-hash.js';
 export { CacheError, ConfigError, InvalidKeyError, SerializationError, CacheTimeoutError, StoreError, CacheClosedError, type CacheErrorCode } from './errors/index.js';
 export { parseDuration, type Duration, type DurationUnit } from './config/duration.js';
-export { readEnv, type EnvConfig, type Backend } from './config/env.js';
+export { readEnv, type EnvConfig, type Backend, type Env } from './config/env.js';
 export { escapeGlob } from './util/glob.js';
 export type { Clock } from './util/clock.js';

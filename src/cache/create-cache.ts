@@ -40,6 +40,7 @@ export function createCache(options: CacheOptions = {}, env: Env = process.env):
     namespace: options.namespace ?? (config.keyPrefix === undefined ? undefined : normalisePrefix(config.keyPrefix, 'CACHE_KEY_PREFIX')),
     defaultTtl: options.defaultTtl ?? config.ttl,
     enabled: options.enabled ?? config.enabled,
+    l2Timeout: options.l2Timeout ?? config.l2TimeoutMs,
   };
   // A cache given its stores ignores CACHE_BACKEND.
   if (options.store !== undefined || options.l1 !== undefined || options.l2 !== undefined) return new Cache(merged);

@@ -36,7 +36,8 @@ export function envCache(backend: RedisBackend, options: CacheOptions, config: E
     ...options,
     l1: new MemoryStore({ maxEntries: config.maxEntries, maxBytes: config.maxBytes, clock: options.clock }),
     l2: parts.store,
-    bus: busWanted ? (options.bus ?? parts.bus) : undefined,
+    // A bus given in code wins over CACHE_BUS, like every option.
+    bus: options.bus ?? (busWanted ? parts.bus : undefined),
     l2Timeout,
   });
 }

@@ -2,7 +2,7 @@ import { registerBackend } from '../cache/create-cache.js';
 import { envCache } from '../cache/env-cache.js';
 import { envRedisParts } from './env-backend.js';
 
-export { RedisStore, redisStore, type RedisStoreOptions } from './redis-store.js';
+export { RedisStore, redisStore, type RedisKeyInfo, type RedisStoreOptions } from './redis-store.js';
 export { RedisBus, redisBus, type RedisBusOptions } from './redis-bus.js';
 export { CLIENT_DEFAULTS, adaptivePipelining, type ClusterNode, type RedisClient } from './connect.js';
 export { escapeGlob } from '../util/glob.js';

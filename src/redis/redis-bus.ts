@@ -60,6 +60,7 @@ export class RedisBus implements Bus {
   /** A connection error was reported since the bus was last healthy (one `error` event per outage). */
   #reported = false;
 
+  /** Opens its own publisher and subscriber connections (in the background); see {@link RedisBusOptions}. */
   constructor(options: RedisBusOptions = {}) {
     if (typeof options !== 'object' || options === null) throw new ConfigError('options', 'expected an object');
     checkKnownOptions(options, [...CONNECT_OPTIONS.filter((o) => o !== 'client'), 'heartbeat'], 'redisBus()');
@@ -67,10 +68,12 @@ export class RedisBus implements Bus {
     this.heartbeat = parseDuration(options.heartbeat ?? '1s', 'heartbeat');
   }
 
+  /** Subscribed, and hearing its own heartbeats: no message can have been missed. */
   get healthy(): boolean {
     return this.#healthy;
   }
 
+  /** Subscribes to `channel` (named after the cache's prefix); called once by the cache that owns the bus. */
   start(channel: string, listener: BusListener): void {
     if (this.#listener !== undefined) throw new Error('a bus serves one cache; create one redisBus() per cache');
     this.#channel = channel;
@@ -101,6 +104,7 @@ export class RedisBus implements Bus {
     this.#timer.unref();
   }
 
+  /** Sends `message` to every other instance on the channel (at most once, like all pub/sub). */
   async publish(message: BusMessage): Promise<void> {
     await this.#send({ o: this.id, s: ++this.#seq, m: message });
   }

@@ -86,6 +86,7 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
   readonly #headerCommand: (key: string) => Promise<unknown>;
   readonly #unlockCommand: (key: string, token: string) => Promise<unknown>;
 
+  /** Connects at once (in the background); see {@link RedisStoreOptions}. Bad options throw `ConfigError`. */
   constructor(options: RedisStoreOptions = {}) {
     if (typeof options !== 'object' || options === null) throw new ConfigError('options', 'expected an object');
     checkKnownOptions(options, [...CONNECT_OPTIONS, 'prefix', 'serializer', 'ttl'], 'redisStore()');
@@ -131,6 +132,7 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
     return this.#activity;
   }
 
+  /** Called by the cache that owns the store with its prefix (`namespace`); a store serves one cache. */
   bind(prefix: string): void {
     if (this.#bound) {
       if (prefix === this.#prefix) return;
@@ -151,6 +153,7 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
     for (const listener of this.#statusListeners.slice()) listener(ready);
   }
 
+  /** Listens to the connection going down (`false`) and up (`true`); returns the unsubscribe function. */
   onStatus(listener: (ready: boolean) => void): () => void {
     this.#statusListeners.push(listener);
     return () => {
@@ -159,6 +162,7 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
     };
   }
 
+  /** Resolves once the connection is ready; rejects when `signal` aborts. */
   whenReady(signal: AbortSignal): Promise<void> {
     if (this.ready) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
@@ -178,10 +182,12 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
     });
   }
 
+  /** Drops the connection it opened and reconnects, so commands stuck on a hung link fail now. */
   reset(): void {
     if (this.#owned && this.#closing === undefined) this.client.disconnect(true);
   }
 
+  /** One round trip (PING to every master of a cluster). */
   async ping(): Promise<void> {
     if (this.client.status !== 'ready') await this.#connected();
     await this.client.ping();
@@ -217,11 +223,13 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
     return this.client.status === 'ready';
   }
 
+  /** The value of `key`, or undefined when absent, expired or not written by hoard. */
   async get(key: string): Promise<V | undefined> {
     const entry = await this.getEntry(key);
     return entry === undefined || entry.stale ? undefined : entry.value;
   }
 
+  /** The value of `key` even inside its grace period, with whether it is stale. */
   async getStale(key: string): Promise<StaleEntry<V> | undefined> {
     const entry = await this.getEntry(key);
     return entry === undefined ? undefined : { value: entry.value, stale: entry.stale };
@@ -245,6 +253,7 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
     });
   }
 
+  /** The entries of `keys` in one round trip (MGET per hash slot), in order. */
   async getEntries(keys: readonly string[]): Promise<(RemoteEntry<V> | undefined)[]> {
     if (this.client.status !== 'ready') await this.#connected();
     if (keys.length === 0) return [];
@@ -256,17 +265,20 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
     return this.#withValidTags(decoded, full);
   }
 
+  /** Whether `key` holds a live value. */
   async has(key: string): Promise<boolean> {
     const header = await this.#header(key);
     return header !== undefined && !header.stale;
   }
 
+  /** Milliseconds left before `key` expires (`Infinity`: no expiry; undefined: absent). */
   async ttl(key: string): Promise<number | undefined> {
     const header = await this.#header(key);
     if (header === undefined || header.stale) return undefined;
     return header.freshFor ?? Infinity;
   }
 
+  /** Serializes and writes `value` (with `ttl`, `grace` and `tags` from `options`). */
   async set(key: string, value: V, options?: StoreSetOptions): Promise<void> {
     const ttl = options?.ttl === undefined ? this.#defaultTtl : finite(parseDuration(options.ttl, 'ttl'));
     const grace = options?.grace === undefined ? 0 : parseDuration(options.grace, 'grace');
@@ -297,11 +309,13 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
     await Promise.all([this.#raiseLife(px), this.client.eval(WRITE_TAGGED, 1, full, headPart(freshUntil), tailPart(tags, payload), at, age, px)]);
   }
 
+  /** Removes `key`; resolves to whether it existed. */
   async delete(key: string): Promise<boolean> {
     if (this.client.status !== 'ready') await this.#connected();
     return (await this.client.unlink(this.#key(key))) > 0;
   }
 
+  /** Adds `by` atomically (a Lua script keeps hoard's entry format); resolves to the new value. */
   async incr(key: string, by = 1): Promise<number> {
     if (this.client.status !== 'ready') await this.#connected();
     const full = this.#key(key);
@@ -319,6 +333,7 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
     }
   }
 
+  /** The values of `keys` in one round trip, in order. */
   async getMany(keys: readonly string[]): Promise<(V | undefined)[]> {
     const out: (V | undefined)[] = [];
     for (let i = 0; i < keys.length; i += CHUNK) {
@@ -328,6 +343,7 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
     return out;
   }
 
+  /** Writes every entry; a key given twice keeps its last value. */
   async setMany(entries: readonly StoreEntry<V>[]): Promise<void> {
     // A key given twice: only its last value is written, as if the writes ran in order.
     const last = new Map<string, StoreEntry<V>>();
@@ -341,12 +357,14 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
     }
   }
 
+  /** Removes `keys`; resolves to how many existed. */
   async deleteMany(keys: readonly string[]): Promise<number> {
     if (this.client.status !== 'ready') await this.#connected();
     const full = [...new Set(keys)].map((k) => this.#key(k));
     return this.#unlink(full);
   }
 
+  /** Removes the keys under the prefix matching `glob`, found with SCAN on every master (never KEYS). */
   async deletePattern(glob: string): Promise<number> {
     if (this.client.status !== 'ready') await this.#connected();
     return this.#unlink(await this.#scan(escapeGlob(this.#prefix) + glob, true));
@@ -380,6 +398,7 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
     await this.#unlink(await this.#scan(`${escapeGlob(this.#prefix)}*`, false));
   }
 
+  /** Takes the lock of `key` for `ttl` ms: a token when taken, undefined when someone else holds it. */
   async lock(key: string, ttl: number): Promise<string | undefined> {
     if (this.client.status !== 'ready') await this.#connected();
     const token = randomUUID();
@@ -387,9 +406,66 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
     return ok === 'OK' ? token : undefined;
   }
 
+  /** Releases a lock taken with `token`, unless it expired and someone else took it. */
   async unlock(key: string, token: string): Promise<void> {
     if (this.client.status !== 'ready') await this.#connected();
     await this.#unlockCommand(this.#lockKey(key), token);
+  }
+
+  /**
+   * How `key` is held, for key inspection (the admin API's `GET /keys/:key`): Redis' own TTL
+   * (PTTL, the whole life, grace included), the stored size (STRLEN, header included), and from
+   * the entry's header when the value turns stale and its tags. The value is fetched and decoded
+   * only when `withValue` is true. Undefined when absent, invalidated by one of its tags, or not
+   * a hoard entry. One round trip (commands pipelined on one connection).
+   */
+  async inspect(key: string, withValue = false): Promise<RedisKeyInfo<V> | undefined> {
+    if (this.client.status !== 'ready') await this.#connected();
+    const full = this.#key(key);
+    const [pttl, bytes, header, text] = await Promise.all([
+      this.client.pttl(full),
+      this.client.strlen(full),
+      this.#headerCommand(full) as Promise<string | null>,
+      withValue ? this.client.get(full) : Promise.resolve(null),
+    ]);
+    if (header === null || header === '') return undefined;
+    const entry = decodeEntry(header);
+    if (entry === undefined) return undefined;
+    if (entry.tags !== undefined && invalidated(entry, await this.#records(entry.tags))) return undefined;
+    const now = Date.now();
+    const freshFor = entry.freshUntil === undefined ? Infinity : Math.max(0, entry.freshUntil - now);
+    const info: RedisKeyInfo<V> = { freshFor, lifeLeft: pttl < 0 ? Infinity : pttl, bytes, tags: entry.tags };
+    if (withValue && text !== null) {
+      const decoded = decodeEntry(text);
+      if (decoded !== undefined) info.value = this.serializer.decode(decoded.payload) as V;
+    }
+    return info;
+  }
+
+  /**
+   * One page of the keys under the prefix matching `glob` (relative to the prefix, like
+   * `deletePattern`): SCAN with MATCH and COUNT, never KEYS; on a cluster every master in turn.
+   * Start with cursor `'0'`; the page's `cursor` is `'0'` when the scan is complete. A page may
+   * be empty while the scan goes on; keys written or removed meanwhile may or may not show, and a
+   * key may show twice (SCAN's guarantees). Internal keys never show; keys come without the prefix.
+   */
+  async scan(glob: string, cursor = '0', count = 100): Promise<{ keys: string[]; cursor: string }> {
+    if (this.client.status !== 'ready') await this.#connected();
+    const parsed = /^(?:(\d+):)?(\d+)$/.exec(cursor);
+    if (parsed === null) throw new TypeError(`scan: bad cursor "${cursor}"`);
+    const nodes: Redis[] = isCluster(this.client)
+      ? mastersOf(this.client).sort((a, b) => nodeName(a).localeCompare(nodeName(b)))
+      : [this.client];
+    let index = parsed[1] === undefined ? 0 : Number(parsed[1]);
+    let nodeCursor = parsed[2]!;
+    if (index >= nodes.length) return { keys: [], cursor: '0' };
+    const [next, found] = await nodes[index]!.scan(nodeCursor, 'MATCH', escapeGlob(this.#prefix) + glob, 'COUNT', count);
+    nodeCursor = next;
+    if (nodeCursor === '0') index++;
+    const keys: string[] = [];
+    for (const key of found) if (!key.startsWith(this.#internal)) keys.push(key.slice(this.#prefix.length));
+    const done = nodeCursor === '0' && index >= nodes.length;
+    return { keys, cursor: done ? '0' : `${index}:${nodeCursor}` };
   }
 
   /**
@@ -582,6 +658,122 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
     );
     return [...found];
   }
+
+  // --- marked writes (`hoard warm`) -----------------------------------------------------------
+
+  /**
+   * Writes encoded entries together with a marker, in one transaction (MULTI/EXEC): the entries
+   * and the marker reach Redis together or not at all. A writer killed at any moment can later
+   * ask {@link marked} whether its batch landed, and so write every entry exactly once across a
+   * crash (`hoard warm --resume`). A transaction cannot span hash slots, so on a cluster each
+   * slot's entries get their own transaction and their own marker, placed in that slot with a
+   * hash tag; a key whose slot no marker can share (a `}` in a key without a hash tag) is written
+   * in a transaction without one, and reads as not marked. Markers are internal keys
+   * (`<prefix>\0w:...`, never listed or matched by patterns) that expire after `markTtl` ms.
+   */
+  async writeMarked(entries: readonly MarkedWrite[], mark: string, markTtl: number): Promise<void> {
+    if (this.client.status !== 'ready') await this.#connected();
+    if (entries.length === 0) return;
+    const full = entries.map((e) => this.#key(e.key));
+    let life: number | undefined;
+    for (const e of entries) {
+      if (e.tags === undefined || e.tags.length === 0) continue;
+      const px = this.#markedPx(e);
+      life = life === 0 || px === 0 ? 0 : Math.max(life ?? 0, px);
+    }
+    // The lifetime record only ever grows, so it may go ahead of the transactions.
+    if (life !== undefined) await this.#raiseLife(life);
+    await Promise.all(
+      this.#markGroups(full, mark).map(async ({ indexes, marker }) => {
+        const multi = this.client.multi();
+        for (const i of indexes) {
+          const e = entries[i]!;
+          const key = full[i]!;
+          if (this.#foreign.size !== 0) this.#foreign.delete(key);
+          const freshUntil = e.ttl === undefined ? undefined : Date.now() + e.ttl;
+          const px = this.#markedPx(e);
+          if (e.tags === undefined || e.tags.length === 0) {
+            const text = encodeEntry(e.payload, freshUntil);
+            if (px === 0) multi.set(key, text);
+            else multi.set(key, text, 'PX', px);
+          } else {
+            multi.eval(WRITE_TAGGED, 1, key, headPart(freshUntil), tailPart(e.tags, e.payload), '', 0, px);
+          }
+        }
+        if (marker !== undefined) multi.set(marker, '1', 'PX', markTtl);
+        const replies = await multi.exec();
+        if (replies === null) throw new Error('the transaction was discarded');
+        for (const [error] of replies) if (error !== null) throw error;
+      }),
+    );
+  }
+
+  /** For each of `keys` (as given to {@link writeMarked} with `mark`), whether its marker exists. */
+  async marked(keys: readonly string[], mark: string): Promise<boolean[]> {
+    if (this.client.status !== 'ready') await this.#connected();
+    const out = new Array<boolean>(keys.length).fill(false);
+    await Promise.all(
+      this.#markGroups(keys.map((k) => this.#key(k)), mark).map(async ({ indexes, marker }) => {
+        if (marker === undefined || (await this.client.exists(marker)) === 0) return;
+        for (const i of indexes) out[i] = true;
+      }),
+    );
+    return out;
+  }
+
+  /** Removes the markers of {@link writeMarked} once the writer has recorded its progress elsewhere. */
+  async unmark(keys: readonly string[], mark: string): Promise<void> {
+    if (this.client.status !== 'ready') await this.#connected();
+    const markers = this.#markGroups(keys.map((k) => this.#key(k)), mark).flatMap((g) => (g.marker === undefined ? [] : [g.marker]));
+    await Promise.all(markers.map((m) => this.client.unlink(m)));
+  }
+
+  #markedPx(e: MarkedWrite): number {
+    const life = e.ttl === undefined || e.grace === Infinity ? 0 : e.ttl + e.grace;
+    return life > MAX_PX ? 0 : life;
+  }
+
+  /** Entries grouped by transaction: one group on a single node, one per hash slot on a cluster. */
+  #markGroups(full: readonly string[], mark: string): { indexes: number[]; marker: string | undefined }[] {
+    const base = `${this.#internal}w:${mark}`;
+    if (!isCluster(this.client)) return [{ indexes: full.map((_k, i) => i), marker: base }];
+    return slotGroups(full).map((indexes) => {
+      // Redis hashes a key's first non-empty {...} section, else the whole key: a marker tagged
+      // with that part lives in the key's slot (checked, since the prefix may hold braces too).
+      const key = full[indexes[0]!]!;
+      const open = key.indexOf('{');
+      const close = open === -1 ? -1 : key.indexOf('}', open + 1);
+      const hashed = close > open + 1 ? key.slice(open + 1, close) : key;
+      const marker = `${base}:{${hashed}}`;
+      return { indexes, marker: slotGroups([key, marker]).length === 1 ? marker : undefined };
+    });
+  }
+}
+
+/** An encoded entry for {@link RedisStore.writeMarked}. Times in ms; `ttl` undefined: no expiry. */
+export interface MarkedWrite {
+  key: string;
+  payload: string;
+  ttl: number | undefined;
+  grace: number;
+  tags: readonly string[] | undefined;
+}
+
+/** What {@link RedisStore.inspect} tells about a key. */
+export interface RedisKeyInfo<V = unknown> {
+  /** Ms until the value turns stale; `Infinity`: no logical expiry. 0 once stale (inside its grace). */
+  freshFor: number;
+  /** Ms until Redis drops the key (PTTL: TTL plus grace); `Infinity`: no expiry. */
+  lifeLeft: number;
+  /** Bytes Redis holds for the value (STRLEN: header and encoded payload). */
+  bytes: number;
+  tags: string[] | undefined;
+  /** The decoded value, when asked for. */
+  value?: V;
+}
+
+function nodeName(node: Redis): string {
+  return `${node.options.host ?? ''}:${node.options.port ?? 0}`;
 }
 
 const MAX_FOREIGN = 1_000;
