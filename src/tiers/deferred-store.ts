@@ -44,6 +44,14 @@ export class DeferredStore<V = unknown> implements RemoteStore<V> {
     });
   }
 
+  /**
+   * The store once built (undefined while its module loads): for tools that look at the store
+   * itself rather than through the cache (key inspection, Redis INFO in the admin API).
+   */
+  get loaded(): RemoteStore<V> | undefined {
+    return this.#store;
+  }
+
   /** Why the store could not be built, once that is known. */
   get failure(): Error | undefined {
     return this.#failure;
