@@ -32,7 +32,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const SAMPLE_TIMEOUT_MS = 60_000;
 
 /** Pages the README links to that are written alongside `hoard/http` and `hoard/metrics`. */
-const PENDING_DOCS = new Set(['docs/http.md', 'docs/operations.md']);
+const PENDING_DOCS = new Set<string>(['docs/http.md']);
 
 interface Sample {
   /** `README.md:42`: the page and the line of the opening fence. */
@@ -98,13 +98,13 @@ function samplesOf(page: string): Sample[] {
 
 const pages = ['README.md', ...readdirSync(path.join(root, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => `docs/${f}`)];
 
-/** `hoard` and `hoard/redis` as written by users, pointed at the source entry points from `dir`. */
+/** `hoard`, `hoard/redis`, `hoard/http` and `hoard/metrics` as written by users, pointed at the source entry points from `dir`. */
 function rewriteImports(code: string, dir: string, kind: Sample['kind']): string {
   const target = (sub: string | undefined): string => {
-    const file = path.join(root, 'src', sub === undefined ? 'index' : 'redis/index');
+    const file = path.join(root, 'src', sub === undefined ? 'index' : `${sub.slice(1)}/index`);
     return kind === 'ts' ? `${path.relative(dir, file).split(path.sep).join('/')}.js` : `${file}.ts`;
   };
-  return code.replace(/(\bfrom\s+|\bimport\s+|\bimport\(\s*|\brequire\(\s*)(['"])hoard(\/redis)?\2/g, (_m, lead: string, quote: string, sub: string | undefined) => `${lead}${quote}${target(sub)}${quote}`);
+  return code.replace(/(\bfrom\s+|\bimport\s+|\bimport\(\s*|\brequire\(\s*)(['"])hoard(\/redis|\/http|\/metrics)?\2/g, (_m, lead: string, quote: string, sub: string | undefined) => `${lead}${quote}${target(sub)}${quote}`);
 }
 
 interface Result {
