@@ -425,17 +425,35 @@ function checkInvalidation(body: unknown): Invalidation {
 
 /** JSON of a cached value, whatever it holds: BigInt, Map, Set, bytes, functions and cycles included. */
 function safeJson(value: unknown): string {
-  const seen = new WeakSet<object>();
-  return JSON.stringify(value, function (_key, v: unknown) {
-    if (typeof v === 'bigint') return `${v}n`;
-    if (typeof v === 'function' || typeof v === 'symbol') return `[${typeof v}]`;
-    if (typeof v === 'object' && v !== null) {
-      if (seen.has(v)) return '[circular]';
-      seen.add(v);
-      if (v instanceof Map) return { '[Map]': [...(v as Map<unknown, unknown>)] };
-      if (v instanceof Set) return { '[Set]': [...(v as Set<unknown>)] };
-      if (v instanceof Uint8Array) return { '[bytes]': Buffer.from(v).toString('base64') };
+  return JSON.stringify(jsonSafe(value, new Set<object>(), 0));
+}
+
+/**
+ * `value` as something JSON can print: BigInt, functions, symbols, Map, Set and bytes spelled out,
+ * and a reference to an object that contains it (a real cycle) printed as `[circular]`. An object
+ * reached twice along different paths (a shared array) is printed both times.
+ */
+function jsonSafe(value: unknown, ancestors: Set<object>, depth: number): unknown {
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'function' || typeof value === 'symbol') return `[${typeof value}]`;
+  if (typeof value !== 'object' || value === null) return value;
+  if (ancestors.has(value)) return '[circular]';
+  if (depth > 64) return '[too deep]';
+  if (value instanceof Uint8Array) return { '[bytes]': Buffer.from(value).toString('base64') };
+  const toJson = (value as { toJSON?: unknown }).toJSON;
+  if (typeof toJson === 'function') return jsonSafe((toJson as () => unknown).call(value), ancestors, depth + 1);
+  ancestors.add(value);
+  try {
+    if (value instanceof Map) return { '[Map]': [...(value as Map<unknown, unknown>)].map((pair) => jsonSafe(pair, ancestors, depth + 1)) };
+    if (value instanceof Set) return { '[Set]': [...(value as Set<unknown>)].map((item) => jsonSafe(item, ancestors, depth + 1)) };
+    if (Array.isArray(value)) return value.map((item: unknown) => jsonSafe(item, ancestors, depth + 1));
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      if (v === undefined) continue;
+      out[k] = jsonSafe(v, ancestors, depth + 1);
     }
-    return v;
-  });
+    return out;
+  } finally {
+    ancestors.delete(value);
+  }
 }

@@ -422,6 +422,7 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
   async inspect(key: string, withValue = false): Promise<RedisKeyInfo<V> | undefined> {
     if (this.client.status !== 'ready') await this.#connected();
     const full = this.#key(key);
+    const sent = Date.now();
     const [pttl, bytes, header, text] = await Promise.all([
       this.client.pttl(full),
       this.client.strlen(full),
@@ -431,8 +432,9 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
     if (header === null || header === '') return undefined;
     const entry = decodeEntry(header);
     if (entry === undefined) return undefined;
+    // PTTL was read between the send and the reply: the midpoint keeps freshFor and lifeLeft on one clock reading.
+    const now = (sent + Date.now()) / 2;
     if (entry.tags !== undefined && invalidated(entry, await this.#records(entry.tags))) return undefined;
-    const now = Date.now();
     const freshFor = entry.freshUntil === undefined ? Infinity : Math.max(0, entry.freshUntil - now);
     const info: RedisKeyInfo<V> = { freshFor, lifeLeft: pttl < 0 ? Infinity : pttl, bytes, tags: entry.tags };
     if (withValue && text !== null) {
@@ -683,23 +685,31 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
     }
     // The lifetime record only ever grows, so it may go ahead of the transactions.
     if (life !== undefined) await this.#raiseLife(life);
+    // A key given twice: only its last entry is written, as if the writes ran in order.
+    const last = new Map<string, number>();
+    full.forEach((key, i) => last.set(key, i));
+    const now = Date.now();
     await Promise.all(
       this.#markGroups(full, mark).map(async ({ indexes, marker }) => {
         const multi = this.client.multi();
+        // Untagged entries go in one script call: one command for the batch instead of one each.
+        const plainKeys: string[] = [];
+        const plainArgs: (string | number)[] = [];
         for (const i of indexes) {
           const e = entries[i]!;
           const key = full[i]!;
+          if (last.get(key) !== i) continue;
           if (this.#foreign.size !== 0) this.#foreign.delete(key);
-          const freshUntil = e.ttl === undefined ? undefined : Date.now() + e.ttl;
+          const freshUntil = e.ttl === undefined ? undefined : now + e.ttl;
           const px = this.#markedPx(e);
           if (e.tags === undefined || e.tags.length === 0) {
-            const text = encodeEntry(e.payload, freshUntil);
-            if (px === 0) multi.set(key, text);
-            else multi.set(key, text, 'PX', px);
+            plainKeys.push(key);
+            plainArgs.push(encodeEntry(e.payload, freshUntil), px);
           } else {
             multi.eval(WRITE_TAGGED, 1, key, headPart(freshUntil), tailPart(e.tags, e.payload), '', 0, px);
           }
         }
+        if (plainKeys.length !== 0) multi.eval(RedisStore.#WRITE_PLAIN, plainKeys.length, ...plainKeys, ...plainArgs);
         if (marker !== undefined) multi.set(marker, '1', 'PX', markTtl);
         const replies = await multi.exec();
         if (replies === null) throw new Error('the transaction was discarded');
@@ -727,6 +737,14 @@ export class RedisStore<V = unknown> implements RemoteStore<V> {
     const markers = this.#markGroups(keys.map((k) => this.#key(k)), mark).flatMap((g) => (g.marker === undefined ? [] : [g.marker]));
     await Promise.all(markers.map((m) => this.client.unlink(m)));
   }
+
+  /** SET of each KEYS[i] to ARGV[2i-1], with PX ARGV[2i] unless it is 0. */
+  static readonly #WRITE_PLAIN = `
+for i, key in ipairs(KEYS) do
+  local px = tonumber(ARGV[2 * i])
+  if px > 0 then redis.call('SET', key, ARGV[2 * i - 1], 'PX', px) else redis.call('SET', key, ARGV[2 * i - 1]) end
+end
+return #KEYS`;
 
   #markedPx(e: MarkedWrite): number {
     const life = e.ttl === undefined || e.grace === Infinity ? 0 : e.ttl + e.grace;

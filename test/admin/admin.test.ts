@@ -160,6 +160,7 @@ for (const adapter of ADAPTERS) {
       assert.equal('value' in report, false, 'never the value unless asked');
       const withValue = await call(base, `/keys/${encodeURIComponent('user:3')}?value=1`);
       assert.deepEqual(withValue.body.value, { id: 3 }, 'the value with ?value=1');
+      assert.deepEqual((withValue.body as { tags: unknown }).tags, ['users'], 'tags shared with the tier report are printed, not marked circular');
       const missing = await call(base, '/keys/nothing-here');
       assert.equal(missing.status, 404, 'absent: 404');
       assert.equal((await call(base, `/keys/${'x'.repeat(1100)}`)).status, 400, 'an invalid key: 400');
