@@ -32,7 +32,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const SAMPLE_TIMEOUT_MS = 60_000;
 
 /** Pages the README links to that are written alongside `hoard/http` and `hoard/metrics`. */
-const PENDING_DOCS = new Set<string>(['docs/http.md']);
+const PENDING_DOCS = new Set<string>();
 
 interface Sample {
   /** `README.md:42`: the page and the line of the opening fence. */
