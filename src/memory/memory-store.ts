@@ -621,6 +621,27 @@ export class MemoryStore<V = unknown> implements SyncStore<V> {
     }
     if (this.#freeTop + this.#size !== this.#fill) throw new Error('free slots and live slots do not add up');
   }
+
+  /**
+   * How `key` is held, without touching its recency: ms until it
+   * turns stale (`Infinity`: never), ms until it is gone (its grace included), its tags, and the
+   * bytes accounted for it (with `maxBytes`). Undefined when absent or past its grace. For key
+   * inspection (the admin API's `GET /keys/:key`).
+   */
+  describe(key: string): { freshFor: number; lifeLeft: number; tags: readonly string[] | undefined; bytes: number | undefined } | undefined {
+    const i = this.#keyMap.get(key);
+    if (i === undefined) return undefined;
+    const now = this.#now();
+    const fresh = this.#fresh?.[i] ?? Infinity;
+    const until = this.#until?.[i] ?? Infinity;
+    if (until <= now) return undefined;
+    return {
+      freshFor: fresh === Infinity ? Infinity : Math.max(0, fresh - now),
+      lifeLeft: until === Infinity ? Infinity : until - now,
+      tags: this.#slotTags?.[i],
+      bytes: this.#sizes?.[i],
+    };
+  }
 }
 
 function toMs(value: Duration, option: string): number {
