@@ -4,7 +4,7 @@
  * build ships it (bundled the way tsup bundles it, with esbuild).
  */
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { build } from 'esbuild';
@@ -14,6 +14,8 @@ import { FIXTURES, MAIN, registerCleanup, ROOT, runCli, server, show } from './s
 registerCleanup();
 guardProcess();
 
+// .tmp/ is not in the repository: a fresh clone has none.
+mkdirSync(join(ROOT, '.tmp'), { recursive: true });
 const REPORT = join(ROOT, '.tmp', `cli-usage-${process.pid}.json`);
 const OUT = join(ROOT, '.tmp', `cli-startup-${process.pid}`);
 after(() => {
