@@ -26,6 +26,7 @@ export type {
   TierMetrics,
 } from './cache/types.js';
 export { MemoryStore, memoryStore, type MemoryStoreOptions, type MemoryStoreEvents, type EvictReason } from './memory/memory-store.js';
+export { MEMORY_POLICIES, type MemoryPolicy } from './memory/memory-store.js';
 export { NullStore, nullStore } from './memory/null-store.js';
 export type { Store, SyncStore, RemoteStore, RemoteEntry, WriteStamp, StoreCapabilities, StoreSetOptions, StoreEntry, StaleEntry, MaybePromise } from './stores/store.js';
 export type { Serializer } from './serialization/codec.js';

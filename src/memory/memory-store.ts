@@ -7,6 +7,18 @@ import { cachedNow } from '../util/clock.js';
 import { compileGlob } from '../util/glob.js';
 import type { StoreCapabilities, StoreEntry, StoreSetOptions, StaleEntry, SyncStore } from '../stores/store.js';
 import { estimateSize } from './size-of.js';
+import type { TinyLfuState } from './tinylfu.js';
+import { TinyLfu, slotHash } from './tinylfu.js';
+
+/** The eviction policies `memoryStore` offers, as a runtime list (kept in step with the type). */
+export const MEMORY_POLICIES = ['lru', 'tinylfu'] as const;
+
+/**
+ * How a full memory store chooses what to drop. `lru`: the least recently used entry.
+ * `tinylfu`: W-TinyLFU, which also weighs how often keys are used and refuses newcomers that are
+ * used less often than what they would replace (see docs/admission.md).
+ */
+export type MemoryPolicy = (typeof MEMORY_POLICIES)[number];
 
 /** Why an entry left the store, as given to `evict` listeners. */
 export type EvictReason = 'capacity' | 'bytes' | 'too-large';
@@ -28,11 +40,24 @@ export interface MemoryStoreEvents<V> {
 
 export interface MemoryStoreOptions<V = unknown> {
   /**
-   * Most entries held at once; the least recently used goes first. Slots are allocated up front
-   * in typed arrays, so this is also the store's fixed footprint. lru-cache calls this `max`.
+   * Most entries held at once; which entry goes first is the `policy`'s choice. Slots are
+   * allocated up front in typed arrays, so this is also the store's fixed footprint. lru-cache
+   * calls this `max`. A whole number from 1 to 4,294,967,293.
    * @default 10_000
    */
   maxEntries?: number | undefined;
+  /**
+   * What a full store drops to make room. `'lru'`: the least recently used entry, always.
+   * `'tinylfu'`: W-TinyLFU (as in Caffeine): new entries pass through a small LRU window, then
+   * stay only if they are used more often than the entry they would replace, so one-hit wonders
+   * and scans cannot push out the hot set; the window grows by itself on workloads that favour
+   * recency. It costs 12 to 20 bytes more per entry (a frequency sketch of 4-bit counters, sized
+   * to a power of two, and a key hash) and more time per call, most on inserts (docs/admission.md).
+   * Either policy keeps `size <= maxEntries` and `bytes <= maxBytes` after every call.
+   * @default 'lru' (the faster per call; choose `'tinylfu'` when the cache holds a fraction of a skewed working set)
+   * @example memoryStore({ maxEntries: 50_000, policy: 'tinylfu' })
+   */
+  policy?: MemoryPolicy | undefined;
   /**
    * Most bytes held at once, as measured by `sizeOf`. Unset: no byte bound.
    * @example 64 << 20 // 64 MiB
@@ -57,6 +82,7 @@ export interface MemoryStoreOptions<V = unknown> {
 
 const DEFAULTS = {
   maxEntries: 10_000,
+  policy: 'lru' as MemoryPolicy,
   sweepInterval: 1_000,
   /** Slots looked at by one sweep pass: bounds the pause while still covering 1M slots in ~2 min. */
   sweepBatch: 8_192,
@@ -68,19 +94,29 @@ const CAPABILITIES: StoreCapabilities = { sync: true, shared: false, tags: true,
 type Listener<T> = (event: T) => void;
 
 /**
- * An in-process LRU store with TTL, usable on its own (synchronously, like lru-cache) or as the
- * memory tier of a `Cache`.
+ * An in-process store with TTL and LRU or W-TinyLFU eviction, usable on its own (synchronously,
+ * like lru-cache) or as the memory tier of a `Cache`.
  *
  * Layout: entries live in slots; a `Map` finds a key's slot, doubly linked lists in `Uint32Array`s
  * keep the recency order, a stack of free slots avoids allocation, and TTL and byte accounting use
  * typed arrays that exist only once a TTL or `maxBytes` is in use. The plain `get` therefore does a
  * map lookup, a check through a function installed at construction, and a relink.
+ *
+ * The policy is installed the same way: `#access`, `#link`, `#unlink` and `#evictForBytes` are
+ * chosen in the constructor, so the LRU path never asks which policy runs. With `tinylfu`,
+ * {@link TinyLfu} keeps three lists (window, probation, protected) in its own per-slot records,
+ * and the store has one spare slot: a new entry is linked first and the policy then decides who
+ * leaves, the candidate the window pushed out or the main space's victim. `#skip` lets a hit
+ * bypass the policy when tinylfu samples a long run of hits (LRU's `#access` always returns 0).
  */
 export class MemoryStore<V = unknown> implements SyncStore<V> {
   readonly capabilities = CAPABILITIES;
   readonly maxEntries: number;
   readonly maxBytes: number | undefined;
+  readonly policy: MemoryPolicy;
 
+  /** Slots in the typed arrays: `maxEntries`, plus a spare one with `tinylfu`. */
+  readonly #slots: number;
   readonly #keyMap = new Map<string, number>();
   readonly #keys: (string | undefined)[];
   readonly #values: (V | undefined)[];
@@ -89,9 +125,23 @@ export class MemoryStore<V = unknown> implements SyncStore<V> {
   readonly #free: Uint32Array;
   #freeTop = 0;
   #fill = 0;
-  #head = NONE; // least recently used
-  #tail = NONE; // most recently used
+  #head = NONE; // least recently used (lru)
+  #tail = NONE; // most recently used (lru)
   #size = 0;
+
+  // --- the eviction policy, installed at construction ---
+  /** W-TinyLFU's segments, sketch and climber; undefined with `lru`. */
+  readonly #tiny: TinyLfu | undefined;
+  /** A hit (or an overwrite) on slot `i`; returns how many of the next hits need not be told. */
+  readonly #access: (i: number) => number;
+  /** Hits still to pass without telling the policy (tinylfu's sampling of long runs of hits). */
+  #skip = 0;
+  /** Links a new entry; returns the admission candidate it displaced (tinylfu) or NONE. */
+  readonly #link: (i: number, key: string) => number;
+  /** Unlinks a slot that leaves the store. */
+  readonly #unlink: (i: number) => void;
+  /** Evicts until `bytes <= maxBytes` (and, with tinylfu, `size <= maxEntries`), sparing `keep`. */
+  readonly #evictForBytes: (keep: number, candidate: number) => void;
 
   // --- TTL tracking, installed on first use (constructor `ttl` or a `set` with a ttl) ---
   #defaultTtl: number | undefined;
@@ -134,13 +184,46 @@ export class MemoryStore<V = unknown> implements SyncStore<V> {
     if (options.sizeOf !== undefined && typeof options.sizeOf !== 'function') {
       throw new ConfigError('sizeOf', 'expected a function (value, key) => bytes');
     }
+    const policy = options.policy ?? DEFAULTS.policy;
+    if (!(MEMORY_POLICIES as readonly unknown[]).includes(policy)) {
+      throw new ConfigError('policy', `expected ${MEMORY_POLICIES.map((p) => `'${p}'`).join(' or ')}, got ${describeValue(policy)}`);
+    }
+    const slots = policy === 'tinylfu' ? maxEntries + 1 : maxEntries;
+    if (slots >= NONE) throw new ConfigError('maxEntries', `expected at most ${NONE - 2} with policy 'tinylfu', got ${maxEntries}`);
     this.maxEntries = maxEntries;
     this.maxBytes = options.maxBytes;
-    this.#keys = new Array<string | undefined>(maxEntries).fill(undefined);
-    this.#values = new Array<V | undefined>(maxEntries).fill(undefined);
-    this.#next = new Uint32Array(maxEntries);
-    this.#prev = new Uint32Array(maxEntries);
-    this.#free = new Uint32Array(maxEntries);
+    this.policy = policy;
+    this.#slots = slots;
+    this.#keys = new Array<string | undefined>(slots).fill(undefined);
+    this.#values = new Array<V | undefined>(slots).fill(undefined);
+    // The LRU links; tinylfu keeps its own, next to each slot's hash and segment.
+    this.#next = new Uint32Array(policy === 'lru' ? slots : 0);
+    this.#prev = new Uint32Array(policy === 'lru' ? slots : 0);
+    this.#free = new Uint32Array(slots);
+    if (policy === 'tinylfu') {
+      const tiny = (this.#tiny = new TinyLfu(maxEntries, slots, this.maxBytes !== undefined));
+      this.#access = (i) => tiny.access(i);
+      this.#link = (i, key) => {
+        this.#skip = 0;
+        return tiny.insert(i, key);
+      };
+      this.#unlink = (i) => {
+        this.#skip = 0;
+        tiny.remove(i);
+      };
+      this.#evictForBytes = (keep, candidate) => this.#evictTinyLfu(keep, candidate);
+    } else {
+      this.#access = (i) => {
+        this.#touch(i);
+        return 0;
+      };
+      this.#link = (i) => {
+        this.#linkTail(i);
+        return NONE;
+      };
+      this.#unlink = (i) => this.#unlinkLru(i);
+      this.#evictForBytes = (keep) => this.#evictLruForBytes(keep);
+    }
     const clock = options.clock;
     if (clock !== undefined && typeof clock.now !== 'function') {
       throw new ConfigError('clock', 'expected an object with a now() method returning milliseconds');
@@ -153,7 +236,7 @@ export class MemoryStore<V = unknown> implements SyncStore<V> {
       this.#installTtl();
     }
     if (this.maxBytes !== undefined) {
-      this.#sizes = new Uint32Array(maxEntries);
+      this.#sizes = new Uint32Array(slots);
       this.#sizeOf = options.sizeOf ?? estimateSize;
     }
   }
@@ -177,7 +260,8 @@ export class MemoryStore<V = unknown> implements SyncStore<V> {
       this.#dropIfGone(i);
       return undefined;
     }
-    this.#touch(i);
+    if (this.#skip === 0) this.#skip = this.#access(i);
+    else this.#skip--;
     return this.#values[i];
   }
 
@@ -205,7 +289,8 @@ export class MemoryStore<V = unknown> implements SyncStore<V> {
       if (this.#dropIfGone(i)) return undefined;
       return { value: this.#values[i] as V, stale: true };
     }
-    this.#touch(i);
+    if (this.#skip === 0) this.#skip = this.#access(i);
+    else this.#skip--;
     return { value: this.#values[i] as V, stale: false };
   }
 
@@ -255,16 +340,18 @@ export class MemoryStore<V = unknown> implements SyncStore<V> {
       }
     }
     let i = this.#keyMap.get(key);
+    let candidate = NONE;
     if (i === undefined) {
       i = this.#allocate();
       this.#keys[i] = key;
       this.#values[i] = value;
       this.#keyMap.set(key, i);
-      this.#linkTail(i);
       this.#size++;
+      candidate = this.#link(i, key);
     } else {
       this.#values[i] = value;
-      this.#touch(i);
+      if (this.#skip === 0) this.#skip = this.#access(i);
+      else this.#skip--;
       if (this.#slotTags !== undefined) this.#untag(i);
     }
     if (ttl !== undefined && ttl !== Infinity) {
@@ -280,8 +367,10 @@ export class MemoryStore<V = unknown> implements SyncStore<V> {
     if (this.#sizes !== undefined) {
       this.#bytes += size - this.#sizes[i]!;
       this.#sizes[i] = size;
-      if (this.#bytes > this.maxBytes!) this.#evictForBytes(i);
+      if (this.#bytes > this.maxBytes!) this.#evictForBytes(i, candidate);
     }
+    // Only with tinylfu: the new entry took the spare slot, and the policy now picks who leaves.
+    if (this.#size > this.maxEntries) this.#evictTinyLfu(i, candidate);
   }
 
   /** Removes `key`; true if it held a live value. */
@@ -307,7 +396,8 @@ export class MemoryStore<V = unknown> implements SyncStore<V> {
     }
     const next = current + by;
     this.#values[i] = next as V;
-    this.#touch(i);
+    if (this.#skip === 0) this.#skip = this.#access(i);
+    else this.#skip--;
     return next;
   }
 
@@ -366,6 +456,8 @@ export class MemoryStore<V = unknown> implements SyncStore<V> {
     this.#fill = 0;
     this.#head = NONE;
     this.#tail = NONE;
+    this.#tiny?.clear();
+    this.#skip = 0;
     this.#size = 0;
     this.#bytes = 0;
     this.#sizes?.fill(0);
@@ -373,9 +465,18 @@ export class MemoryStore<V = unknown> implements SyncStore<V> {
     this.#tagIndex?.clear();
   }
 
-  /** Live keys, most recently used first. */
+  /**
+   * Live keys, most recently used first. With `tinylfu`, the window's keys come first, then the
+   * protected segment's, then probation's (each most recent first): roughly, the last to be
+   * evicted first.
+   */
   *keys(): IterableIterator<string> {
     if (this.#size === 0) return;
+    const tiny = this.#tiny;
+    if (tiny !== undefined) {
+      for (const i of tiny.slots()) if (!this.#isStale(i)) yield this.#keys[i]!;
+      return;
+    }
     for (let i = this.#tail; ; i = this.#prev[i]!) {
       if (!this.#isStale(i)) yield this.#keys[i]!;
       if (i === this.#head) break;
@@ -443,7 +544,7 @@ export class MemoryStore<V = unknown> implements SyncStore<V> {
     this.#tail = i;
   }
 
-  #unlink(i: number): void {
+  #unlinkLru(i: number): void {
     if (i === this.#head && i === this.#tail) {
       this.#head = this.#tail = NONE;
     } else if (i === this.#head) {
@@ -459,13 +560,13 @@ export class MemoryStore<V = unknown> implements SyncStore<V> {
   }
 
   /**
-   * A free slot, evicting the least recently used entry when full. A frequency-based admission
-   * policy (W-TinyLFU) slots in here: compare the newcomer's estimated frequency with the victim's
-   * and keep the victim when it is hotter.
+   * A free slot, evicting the least recently used entry when full (lru). With tinylfu there is
+   * always one (the spare slot): the newcomer is linked first and {@link #evictTinyLfu} then
+   * weighs it, through the window's candidate, against main space's victim.
    */
   #allocate(): number {
     if (this.#freeTop > 0) return this.#free[--this.#freeTop]!;
-    if (this.#fill < this.maxEntries) return this.#fill++;
+    if (this.#fill < this.#slots) return this.#fill++;
     const victim = this.#head;
     const key = this.#keys[victim]!;
     const value = this.#values[victim] as V;
@@ -474,7 +575,7 @@ export class MemoryStore<V = unknown> implements SyncStore<V> {
     return this.#free[--this.#freeTop]!;
   }
 
-  #evictForBytes(keep: number): void {
+  #evictLruForBytes(keep: number): void {
     while (this.#bytes > this.maxBytes! && this.#head !== NONE) {
       const victim = this.#head === keep ? this.#next[keep]! : this.#head;
       if (victim === NONE) break;
@@ -483,6 +584,32 @@ export class MemoryStore<V = unknown> implements SyncStore<V> {
       this.#remove(victim);
       this.#emitEvict(key, value, 'bytes');
     }
+  }
+
+  /**
+   * W-TinyLFU's eviction (Caffeine's evictFromMain): while over `maxEntries` or `maxBytes`, the
+   * candidate the window pushed out meets probation's least recent entry and the less frequent
+   * goes. `keep` (the entry being written) never goes.
+   */
+  #evictTinyLfu(keep: number, candidate: number): void {
+    const tiny = this.#tiny!;
+    const maxBytes = this.maxBytes ?? Infinity;
+    tiny.beginEviction(candidate);
+    while (this.#size > this.maxEntries || this.#bytes > maxBytes) {
+      let victim = tiny.nextEviction(keep);
+      if (victim === NONE) {
+        // Only after an evict listener wrote to the store in the middle of the run: start over.
+        tiny.beginEviction(NONE);
+        victim = tiny.nextEviction(keep);
+        if (victim === NONE) break;
+      }
+      const reason: EvictReason = this.#size > this.maxEntries ? 'capacity' : 'bytes';
+      const key = this.#keys[victim]!;
+      const value = this.#values[victim] as V;
+      this.#remove(victim);
+      this.#emitEvict(key, value, reason);
+    }
+    tiny.endEviction();
   }
 
   #remove(i: number): void {
@@ -531,8 +658,8 @@ export class MemoryStore<V = unknown> implements SyncStore<V> {
   }
 
   #installTtl(): void {
-    const fresh = (this.#fresh = new Float64Array(this.maxEntries).fill(Infinity));
-    this.#until = new Float64Array(this.maxEntries).fill(Infinity);
+    const fresh = (this.#fresh = new Float64Array(this.#slots).fill(Infinity));
+    this.#until = new Float64Array(this.#slots).fill(Infinity);
     const now = this.#now;
     this.#isStale = (i) => fresh[i]! <= now();
     this.#startSweep();
@@ -563,7 +690,7 @@ export class MemoryStore<V = unknown> implements SyncStore<V> {
   }
 
   #tag(i: number, key: string, tags: readonly string[]): void {
-    const slotTags = (this.#slotTags ??= new Array<readonly string[] | undefined>(this.maxEntries).fill(undefined));
+    const slotTags = (this.#slotTags ??= new Array<readonly string[] | undefined>(this.#slots).fill(undefined));
     const index = (this.#tagIndex ??= new Map<string, Set<string>>());
     slotTags[i] = tags;
     for (const tag of tags) {
@@ -592,18 +719,33 @@ export class MemoryStore<V = unknown> implements SyncStore<V> {
     store.#checkInvariants();
   }
 
+  /** @internal Test hook: the W-TinyLFU segments' sizes and maxima; undefined with `lru`. */
+  static policyState<T>(store: MemoryStore<T>): TinyLfuState | undefined {
+    return store.#tiny?.state();
+  }
+
   #checkInvariants(): void {
     let count = 0;
-    let prev = NONE;
-    for (let i = this.#head; i !== NONE; i = this.#next[i]!) {
-      if (++count > this.maxEntries) throw new Error('loop in the recency list');
-      if (prev !== NONE && this.#prev[i] !== prev) throw new Error(`broken prev link at ${i}`);
-      const key = this.#keys[i];
-      if (key === undefined || this.#keyMap.get(key) !== i) throw new Error(`slot ${i} not findable by its key`);
-      prev = i;
-      if (i === this.#tail) break;
+    if (this.#tiny !== undefined) {
+      count = this.#tiny.checkInvariants((i, hash) => {
+        const key = this.#keys[i];
+        if (key === undefined || this.#keyMap.get(key) !== i) throw new Error(`slot ${i} not findable by its key`);
+        if (slotHash(key) !== hash) throw new Error(`slot ${i} holds a stale hash for ${key}`);
+      });
+      if (this.#head !== NONE || this.#tail !== NONE) throw new Error('the lru list is in use with tinylfu');
+    } else {
+      let prev = NONE;
+      for (let i = this.#head; i !== NONE; i = this.#next[i]!) {
+        if (++count > this.maxEntries) throw new Error('loop in the recency list');
+        if (prev !== NONE && this.#prev[i] !== prev) throw new Error(`broken prev link at ${i}`);
+        const key = this.#keys[i];
+        if (key === undefined || this.#keyMap.get(key) !== i) throw new Error(`slot ${i} not findable by its key`);
+        prev = i;
+        if (i === this.#tail) break;
+      }
+      if (prev !== this.#tail) throw new Error('tail is not the end of the list');
     }
-    if (prev !== this.#tail) throw new Error('tail is not the end of the list');
+    if (this.#size > this.maxEntries) throw new Error(`size ${this.#size} over maxEntries ${this.maxEntries}`);
     if (count !== this.#size || this.#keyMap.size !== this.#size) {
       throw new Error(`size ${this.#size}, list ${count}, map ${this.#keyMap.size}`);
     }
@@ -623,7 +765,7 @@ export class MemoryStore<V = unknown> implements SyncStore<V> {
   }
 
   /**
-   * How `key` is held, without touching its recency: ms until it
+   * How `key` is held, without touching its recency or the policy's frequencies: ms until it
    * turns stale (`Infinity`: never), ms until it is gone (its grace included), its tags, and the
    * bytes accounted for it (with `maxBytes`). Undefined when absent or past its grace. For key
    * inspection (the admin API's `GET /keys/:key`).

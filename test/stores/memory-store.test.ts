@@ -11,10 +11,19 @@ const check = <T>(store: MemoryStore<T>): void => MemoryStore.checkInvariants(st
 
 storeConformance('memoryStore', ({ clock }) => memoryStore({ clock }), fakeClock);
 storeConformance('memoryStore (maxBytes, default ttl)', ({ clock }) => memoryStore({ clock, maxBytes: 1 << 20, ttl: '1h' }), fakeClock);
+// Both policies explicitly, whichever is the default.
+storeConformance('memoryStore (lru)', ({ clock }) => memoryStore({ clock, policy: 'lru' }), fakeClock);
+storeConformance('memoryStore (tinylfu)', ({ clock }) => memoryStore({ clock, policy: 'tinylfu' }), fakeClock);
+storeConformance(
+  'memoryStore (tinylfu, maxBytes, default ttl)',
+  ({ clock }) => memoryStore({ clock, policy: 'tinylfu', maxBytes: 1 << 20, ttl: '1h' }),
+  fakeClock,
+);
 
+// These describe LRU's exact eviction order, so they ask for it (the default policy is tinylfu).
 describe('memoryStore: LRU', () => {
   it('evicts the least recently used entry at maxEntries', () => {
-    const store = memoryStore<number>({ maxEntries: 3 });
+    const store = memoryStore<number>({ maxEntries: 3, policy: 'lru' });
     store.set('a', 1);
     store.set('b', 2);
     store.set('c', 3);
@@ -27,7 +36,7 @@ describe('memoryStore: LRU', () => {
   });
 
   it('peek and has do not change recency', () => {
-    const store = memoryStore<number>({ maxEntries: 2 });
+    const store = memoryStore<number>({ maxEntries: 2, policy: 'lru' });
     store.set('a', 1);
     store.set('b', 2);
     assert.equal(store.peek('a'), 1);
@@ -38,7 +47,7 @@ describe('memoryStore: LRU', () => {
   });
 
   it('M1: 100k sets into 1,000 entries keep size <= 1,000 and exactly the last 1,000 keys', () => {
-    const store = memoryStore<number>({ maxEntries: 1000 });
+    const store = memoryStore<number>({ maxEntries: 1000, policy: 'lru' });
     for (let i = 0; i < 100_000; i++) {
       store.set(`k${i}`, i);
       if (i % 997 === 0) assert.ok(store.size <= 1000);
@@ -100,12 +109,20 @@ describe('memoryStore: LRU', () => {
     assert.throws(() => memoryStore({ maxBytes: -1 }), { option: 'maxBytes' });
     assert.throws(() => memoryStore({ ttl: 'soon' as '1s' }), { option: 'ttl' });
     assert.throws(() => memoryStore({ clock: {} as { now(): number } }), { option: 'clock' });
+    assert.throws(() => memoryStore({ policy: 'lfu' as 'lru' }), { code: 'HOARD_CONFIG', option: 'policy', message: /'lru' or 'tinylfu'.*"lfu"/ });
+    assert.throws(() => memoryStore({ policy: 1 as unknown as 'lru' }), { option: 'policy', message: /got number 1/ });
+  });
+
+  it('reports its policy; the default is lru', () => {
+    assert.equal(memoryStore().policy, 'lru');
+    assert.equal(memoryStore({ policy: 'tinylfu' }).policy, 'tinylfu');
+    assert.equal(memoryStore({ policy: undefined }).policy, 'lru');
   });
 });
 
 describe('memoryStore: bytes', () => {
   it('M2: bounds accounted bytes by evicting least recently used entries', () => {
-    const store = memoryStore<string>({ maxBytes: 10 * 1024 * 1024, maxEntries: 100_000 });
+    const store = memoryStore<string>({ maxBytes: 10 * 1024 * 1024, maxEntries: 100_000, policy: 'lru' });
     const value = 'x'.repeat(50 * 1024); // ~100 KB in the estimate
     for (let i = 0; i < 1000; i++) {
       store.set(`k${i}`, value + String(i));
