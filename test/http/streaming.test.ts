@@ -76,8 +76,9 @@ for (const adapter of ADAPTERS) {
       const held = bufferedInternals().peakBuffered;
       t.diagnostic(`held ${held} bytes; live memory grew ${((peak - baseline) / MiB).toFixed(1)} MiB`);
       assert.ok(held <= MiB, `at most maxBodyBytes (1 MiB) held, got ${held}`);
-      // Buffering the body would hold up to 50 MiB; sockets and streams in flight hold a few.
-      assert.ok(peak - baseline < 16 * MiB, `live memory grew by ${((peak - baseline) / MiB).toFixed(1)} MiB`);
+      // Buffering the body would hold all 50 MiB; sockets, streams in flight and garbage not yet
+      // collected (heapUsed is sampled without forcing a collection) hold up to a few tens.
+      assert.ok(peak - baseline < 32 * MiB, `live memory grew by ${((peak - baseline) / MiB).toFixed(1)} MiB`);
       assert.equal(s.cache.stats().size, 0, 'nothing stored');
       const again = await countBody(s.port, '/download');
       assert.equal(again.headers['x-cache'], 'MISS');
