@@ -4,12 +4,12 @@
  *   npm run bench:hitratio                  full run: traces over 1M keys, 10k and 1M entries, a few minutes
  *   BENCH_QUICK=1 npm run bench:hitratio    smoke run: 100k keys, short traces, small sizes, under a minute
  *
- * 1. Hit ratio: seeded traces replayed against hoard (lru), hoard (tinylfu), lru-cache, and the
+ * 1. Throughput: get (hit) and the other operations of bench/lib/throughput.ts, hoard's two
+ *    policies against lru-cache, on filled caches of 10k and 1M entries, in rotated rounds.
+ * 2. Heap bytes per entry at 1M entries, one child process per contestant (`--heap <id>`).
+ * 3. Hit ratio: seeded traces replayed against hoard (lru), hoard (tinylfu), lru-cache, and the
  *    reference W-TinyLFU below, each request a `get` followed by a `set` on a miss. The hit ratio
  *    counts every request of the trace, from an empty cache; requests/s is the whole replay.
- * 2. Throughput: get (hit) and the other operations of bench/lib/throughput.ts, hoard's two
- *    policies against lru-cache, on filled caches of 10k and 1M entries, in rotated rounds.
- * 3. Heap bytes per entry at 1M entries, one child process per contestant (`--heap <id>`).
  *
  * Tables go to stdout, progress to stderr, everything to bench/results/hitratio-latest.json and
  * the tables to hitratio-latest.md (a smoke run writes hitratio-quick.json only, a run narrowed by
@@ -42,7 +42,7 @@ const QUICK = process.env.BENCH_QUICK === '1';
 
 const SETTINGS = QUICK
   ? { keys: 100_000, length: 1_000_000, sizes: [1_000, 20_000], heapEntries: 20_000, rounds: 3, timing: { roundMs: 15, warmupMs: 20 } }
-  : { keys: 1_000_000, length: 5_000_000, sizes: [10_000, 1_000_000], heapEntries: 1_000_000, rounds: 7, timing: { roundMs: 60, warmupMs: 60 } };
+  : { keys: 1_000_000, length: 5_000_000, sizes: [10_000, 1_000_000], heapEntries: 1_000_000, rounds: 11, timing: { roundMs: 60, warmupMs: 100 } };
 
 const TRACE_FILTER = process.env.BENCH_TRACES?.split(',').filter((t) => t !== '');
 const PARTS = process.env.BENCH_PARTS?.split(',').filter((p) => p !== '') ?? ['hitratio', 'throughput', 'heap'];
@@ -346,7 +346,7 @@ function traceMakers(): { id: string; targeted: boolean; make: () => Trace }[] {
     { id: 'scan-1%', targeted: true, make: () => scanTrace({ keys, length, capacity: small, period: 10 * small, scan: small, seed: 5 }) },
     { id: 'loop', targeted: true, make: () => loopTrace({ loop: 2 * small, length, capacity: small }) },
     // A cache small enough for the hill climber to settle early in the trace: a sample is 10
-    // requests per entry, and growing the window from 1% to 99% takes about 15 samples.
+    // requests per entry, and the window passes half the store after about 12 samples.
     { id: 'recency', targeted: true, make: () => recencyTrace({ length, capacity: recency, fresh: 0.25, distance: recency, seed: 7 }) },
   ];
   if (!QUICK) {
@@ -660,14 +660,16 @@ async function main(): Promise<void> {
   if (loadBefore > os.availableParallelism() / 4) {
     log(`warning: load average ${loadBefore.toFixed(2)}: other processes are busy, timings will be noisy`);
   }
-  const { traces, cells } = PARTS.includes('hitratio') ? await runHitRatio() : { traces: [], cells: [] };
-  log(`hit ratio done in ${seconds(started)} s`);
-  const throughputStarted = performance.now();
+  // Throughput first, in a fresh process: after the replays (millions of keys, gigabytes of
+  // garbage) the same timed loops ran several times slower.
   const throughput = PARTS.includes('throughput') ? await runThroughput() : [];
-  log(`throughput done in ${seconds(throughputStarted)} s`);
+  log(`throughput done in ${seconds(started)} s`);
   const heapStarted = performance.now();
   const heap = PARTS.includes('heap') ? await runHeap() : [];
   log(`heap done in ${seconds(heapStarted)} s`);
+  const hitRatioStarted = performance.now();
+  const { traces, cells } = PARTS.includes('hitratio') ? await runHitRatio() : { traces: [], cells: [] };
+  log(`hit ratio done in ${seconds(hitRatioStarted)} s`);
   const checks = evaluate(traces, cells, throughput, heap);
 
   const loadAfter = os.loadavg()[0] ?? 0;

@@ -20,7 +20,7 @@ storeConformance(
   fakeClock,
 );
 
-// These describe LRU's exact eviction order, so they ask for it (the default policy is tinylfu).
+// These describe LRU's exact eviction order, so they ask for it, whatever the default policy.
 describe('memoryStore: LRU', () => {
   it('evicts the least recently used entry at maxEntries', () => {
     const store = memoryStore<number>({ maxEntries: 3, policy: 'lru' });
