@@ -119,13 +119,6 @@ export class DeadlineQueue {
     return true;
   }
 
-  /** Deadlines not yet settled or expired (for tests). */
-  get pending(): number {
-    let n = 0;
-    for (let i = this.#head; i < this.#items.length; i++) if (!this.#items[i]!.done) n++;
-    return n;
-  }
-
   #arm(): void {
     if (this.#timer !== undefined) return;
     const items = this.#items;

@@ -37,28 +37,13 @@ export async function mount(adapter: Adapter, options: AdminRoutesOptions): Prom
       const routes = adminRoutes({ ...options, basePath: '/admin' });
       const server = http.createServer((req, res) => routes(req, res));
       server.listen(0, '127.0.0.1');
-      const port = await listen(server);
-      return {
-        base: `http://127.0.0.1:${port}/admin`,
-        close: async () => {
-          routes.close();
-          await shut(server);
-        },
-      };
+      return mounted(server, routes);
     }
     case 'express': {
       const app = express();
       const routes = adminRoutes(options);
       app.use('/admin', routes);
-      const server = app.listen(0, '127.0.0.1');
-      const port = await listen(server);
-      return {
-        base: `http://127.0.0.1:${port}/admin`,
-        close: async () => {
-          routes.close();
-          await shut(server);
-        },
-      };
+      return mounted(app.listen(0, '127.0.0.1'), routes);
     }
     case 'fastify': {
       const app = Fastify();
@@ -116,4 +101,16 @@ export async function readSnapshots(body: ReadableStream<Uint8Array>, count: num
   }
   await reader.cancel();
   return out;
+}
+
+/** A listening server with connect-style admin routes at `/admin`: its base URL and how to close both. */
+async function mounted(server: http.Server, routes: { close(): void }): Promise<{ base: string; close(): Promise<void> }> {
+  const port = await listen(server);
+  return {
+    base: `http://127.0.0.1:${port}/admin`,
+    close: async () => {
+      routes.close();
+      await shut(server);
+    },
+  };
 }
