@@ -189,9 +189,14 @@ export function evaluateTargets(
     targets.push({ name, column, actual, need, bound, unit, pass });
   };
   const ops = (id: string, c: number): number | undefined => cellOf(throughput, id, c)?.opsPerSec;
-  for (const c of [1, 64]) {
-    check('hoard ÷ hand-rolled floor', `getOrSet ops/s, ${c} in flight`, ratio(ops('hoard', c), ops(FLOOR, c)), 0.75, 'min', 'ratio');
+  // Issue targets: at least 0.9x the hand-rolled loop at 1 in flight, at least even at 64, and no
+  // factory call at all while every key is in Redis.
+  for (const [c, need] of [[1, 0.9], [64, 1]] as const) {
+    check('hoard ÷ hand-rolled floor', `getOrSet ops/s, ${c} in flight`, ratio(ops('hoard', c), ops(FLOOR, c)), need, 'min', 'ratio');
   }
+  const hoardCells = throughput.filter((cell) => cell.contestant === 'hoard' && cell.error === undefined);
+  const factoryCalls = hoardCells.length === 0 ? undefined : hoardCells.reduce((sum, cell) => sum + cell.passes.reduce((n, p) => n + p.factoryCalls, 0), 0);
+  check('hoard factory calls', 'throughput, every key in Redis, all passes', factoryCalls, 0, 'max', 'count');
   check('hoard ÷ bentocache (implied)', 'getOrSet ops/s, 1 in flight', ratio(ops('hoard', 1), ops('bentocache', 1)), 2, 'min', 'ratio');
   check('hoard ÷ bentocache (implied)', 'getOrSet ops/s, 64 in flight', ratio(ops('hoard', 64), ops('bentocache', 64)), 5, 'min', 'ratio');
   for (const fault of faults) {
@@ -199,7 +204,14 @@ export function evaluateTargets(
     const where = fault === 'pause' ? 'SIGSTOP' : 'kill + restart';
     check('hoard errors surfaced', `${where}, fault to end`, r === undefined ? undefined : surfacedErrors(r), 0, 'max', 'count');
     check('hoard hot-key p99', `${where}, while down`, r?.down.hot.p99, 1, 'max', 'ms');
-    check('hoard hot-key p99', `${where}, after return`, r?.after.hot.p99, 1, 'max', 'ms');
+    if (fault === 'pause') {
+      check('hoard hot-key p99', `${where}, after return`, r?.after.hot.p99, 1, 'max', 'ms');
+    } else {
+      // Redis comes back empty and every instance flushes its L1 once when it returns (FAULTS.md
+      // N4), so each hot key is recomputed once: ~100 factory calls, 2-3 % of the hot calls after
+      // the return, which is above the p99. Those calls are bounded like cold ones.
+      check('hoard hot-key p99 (L1 flushed once, N4)', `${where}, after return`, r?.after.hot.p99, l2TimeoutMs + 10, 'max', 'ms');
+    }
     check('hoard cold-key max', `${where}, while down`, r?.down.cold.max, l2TimeoutMs + 10, 'max', 'ms');
   }
   if (getMany !== undefined) {
