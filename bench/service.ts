@@ -56,7 +56,7 @@ function paths(): string[] {
     const r = random();
     if (r < 0.6) out.push(`/api/${tenant}/products/${base + 1 + Math.floor(random() ** 2 * 200)}`);
     else if (r < 0.9) out.push(`/api/${tenant}/products?category=${CATEGORIES[Math.floor(random() * 4)]!}&page=${1 + Math.floor(random() * 5)}&size=20`);
-    else out.push(`/api/${tenant}/search?q=${['classic', 'smart blue', 'eco', 'mini pro'][Math.floor(random() * 4)]!}`);
+    else out.push(`/api/${tenant}/search?q=${encodeURIComponent(['classic', 'smart blue', 'eco', 'mini pro'][Math.floor(random() * 4)]!)}`);
   }
   return out;
 }

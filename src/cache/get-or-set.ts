@@ -37,8 +37,9 @@ export async function load<T>(
   const stale = core.enabled ? (core.l1.getStale(key) as StaleEntry<T> | undefined) : undefined;
   // 1. fail-safe throttling
   if (stale !== undefined && core.inBackoff(key)) return count(core, key, undefined, stale.value);
-  // 2. single flight (with a shared tier, the run reads L2 before calling the factory)
-  const flight = core.flights.join<T>(key) ?? start(core, key, prefix, factory, options, stale);
+  // 2. single flight (with a shared tier, the run reads L2 before calling the factory); a disabled
+  // cache is a pass-through, where every call runs its own factory
+  const flight = (core.enabled ? core.flights.join<T>(key) : undefined) ?? start(core, key, prefix, factory, options, stale);
   // 3. wait under this caller's own timeouts
   const soft = options.soft;
   if (soft === 0 && stale !== undefined) return count(core, key, flight, stale.value); // stale-while-revalidate
@@ -435,7 +436,7 @@ export async function loadMany<T>(
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i]!;
     stales[i] = core.enabled ? (core.l1.getStale(key) as StaleEntry<T> | undefined) : undefined;
-    const joined = core.flights.join<T>(key);
+    const joined = core.enabled ? core.flights.join<T>(key) : undefined;
     if (joined !== undefined) flights[i] = joined;
     else toLoad.push(i);
   }

@@ -316,6 +316,29 @@ describe('Cache: enabled false and close', () => {
     assert.equal(cache.stats().size, 0);
   });
 
+  it('enabled: false runs the factory for every concurrent call too (no single flight in a pass-through)', async () => {
+    const cache = make({ enabled: false });
+    let calls = 0;
+    const slow = async (): Promise<number> => {
+      const n = ++calls;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      return n;
+    };
+    const values = await Promise.all([cache.getOrSet('k', slow), cache.getOrSet('k', slow), cache.getOrSet('k', slow)]);
+    assert.equal(calls, 3, 'each caller ran its own factory');
+    assert.deepEqual(values.sort(), [1, 2, 3], 'each caller got its own result');
+    let batches = 0;
+    const batch = async (keys: readonly string[]): Promise<string[]> => {
+      const n = ++batches;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      return keys.map((k) => `${k}${n}`);
+    };
+    const many = await Promise.all([cache.getOrSetMany(['a', 'b'], batch), cache.getOrSetMany(['a', 'b'], batch)]);
+    assert.equal(batches, 2, 'each getOrSetMany ran its own batch');
+    assert.notDeepEqual(many[0], many[1], 'the two batches were not shared');
+    assert.equal(cache.stats().size, 0);
+  });
+
   it('disable() makes a pass-through at run time and keeps what is stored; enable() brings it back', async () => {
     const cache = make();
     const tenant = cache.namespace('t1');
