@@ -6,6 +6,7 @@ import { StoreError } from '../errors/store-error.js';
 import { checkGlob, escapeGlob } from '../util/glob.js';
 import { describeValue } from '../util/describe.js';
 import { applyToStore, CacheCore } from './core.js';
+import { PEEK_MEMORY } from './peek.js';
 import type { LoadOptions } from './get-or-set.js';
 import { load, loadMany, readRemote, readRemoteMany } from './get-or-set.js';
 import type {
@@ -472,6 +473,23 @@ export class Cache {
   /** @internal The shared state behind a cache or view, for the admin API (key inspection, key listing, Redis figures). */
   static coreOf(cache: Cache): CacheCore {
     return cache.#core;
+  }
+
+  /**
+   * @internal The value of `key` when the memory tier holds it and `accept` takes it, read without
+   * waiting and counted as the hit a `getOrSet` would count; undefined otherwise (closed, disabled,
+   * not in memory, refused), and then nothing is counted. The response cache's hit path. A symbol
+   * method, so the default cache's proxy forwards it like any other.
+   */
+  [PEEK_MEMORY]<V>(key: string, accept: (value: unknown) => value is V): V | undefined {
+    const core = this.#core;
+    if (core.closed || !core.enabled) return undefined;
+    const k = this.#prefix === '' ? key : this.#prefix + key;
+    const value = core.l1.get(k);
+    if (value === undefined || !accept(value)) return undefined;
+    if (core.latency.sample()) core.latency.record(0);
+    this.#hit(k, value, 'l1');
+    return value;
   }
 
   /** @internal Test hook: sizes of the bounded auxiliary structures. */

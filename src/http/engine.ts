@@ -1,4 +1,5 @@
 import type { Cache } from '../cache/cache.js';
+import { PEEK_MEMORY } from '../cache/peek.js';
 import type { FactoryContext, GetOrSetOptions } from '../cache/types.js';
 import { isPage, isStale, type PageEntry, type PassRecord } from './entry.js';
 import { credentialsIdentity, FORWARDING_HEADERS, hashIdentity, pageKey, urlTag, type RequestView } from './key.js';
@@ -100,6 +101,18 @@ export class ResponseCacheEngine<Req, Res> {
     }
     const key = pageKey(this.options.keyPrefix, view, this.#keyed, identity === undefined ? undefined : hashIdentity(identity));
     return { type: decision.type, key };
+  }
+
+  /**
+   * A fresh page of `key` that the memory tier holds, found without waiting (the hit path); undefined
+   * sends the request through {@link lookup}. Counted as a hit only when it returns a page.
+   */
+  peek(key: string): PageEntry | undefined {
+    if ((this.#refreshing.size !== 0 && this.#refreshing.has(key)) || (this.#passes.size !== 0 && this.#passes.has(key))) return undefined;
+    const now = this.now();
+    const cache = this.#cache;
+    if (typeof cache[PEEK_MEMORY] !== 'function') return undefined; // a cache from another copy of hoard
+    return cache[PEEK_MEMORY](key, (value): value is PageEntry => isPage(value) && !isStale(value, now));
   }
 
   /**

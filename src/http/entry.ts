@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import type { RequestView } from './key.js';
 
@@ -35,6 +36,29 @@ export interface PassRecord {
 
 export function isPage(value: unknown): value is PageEntry {
   return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'page' && (value as { body?: unknown }).body instanceof Uint8Array;
+}
+
+/** Bodies up to this size are replayed as text when they are valid UTF-8 (see {@link bodyToWrite}). */
+const TEXT_REPLAY_MAX = 16 * 1024;
+const textBodies = new WeakMap<PageEntry, string | Buffer>();
+
+/**
+ * The page's body in the form that is cheapest to write: for a small body that is valid UTF-8,
+ * a string with exactly the same bytes (when the page has a Content-Type), because Node writes a string body in one piece with the
+ * status line and headers (one chunk, one `write`), where a `Buffer` goes out as a second chunk
+ * of a `writev`. Computed once per page and kept beside it (never stored in the cache). The
+ * `Content-Length` of a replay is the body's byte length either way.
+ */
+export function bodyToWrite(entry: PageEntry): string | Buffer {
+  const body = entry.body;
+  if (body.length > TEXT_REPLAY_MAX) return body;
+  let form = textBodies.get(entry);
+  if (form === undefined) {
+    // Without a Content-Type, a framework would label a string body text/plain: keep the Buffer.
+    form = isUtf8(body) && headerOf(entry.headers, 'content-type') !== undefined ? body.toString('utf8') : body;
+    textBodies.set(entry, form);
+  }
+  return form;
 }
 
 /** Response headers never stored: per connection, recomputed on replay, or owned by the cache. */

@@ -14,7 +14,7 @@ import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyReque
 import fp from 'fastify-plugin';
 import { ConfigError } from '../errors/config-error.js';
 import { ResponseCacheEngine, type LeadResult } from './engine.js';
-import { computeEtag, headerOf, isStale, notModified, replayHeaders, storedHeaders, type CacheStatus, type PageEntry } from './entry.js';
+import { bodyToWrite, computeEtag, headerOf, isStale, notModified, replayHeaders, storedHeaders, type CacheStatus, type PageEntry } from './entry.js';
 import type { RequestView } from './key.js';
 import { mergeOptions, resolveOptions, type ResponseCacheOptions } from './options.js';
 import { checkResponse, servedCacheControl } from './policy.js';
@@ -140,6 +140,12 @@ function plugin(fastify: FastifyInstance, options: FastifyResponseCacheOptions, 
         });
         return;
       case 'get': {
+        const page = engine.peek(route.key);
+        if (page !== undefined) {
+          states.set(request, REPLAY);
+          replay(reply, page, 'HIT', view, engine.now());
+          return;
+        }
         let led = false;
         void engine
           .lookup(route.key, view, (stale) => {
@@ -296,7 +302,7 @@ function replay(reply: FastifyReply, entry: PageEntry, status: CacheStatus, view
   void reply
     .code(nm ? 304 : entry.status)
     .headers(replayHeaders(entry, status, now, nm))
-    .send(nm ? undefined : entry.body);
+    .send(nm ? undefined : bodyToWrite(entry));
 }
 
 /**

@@ -7,7 +7,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Context, MiddlewareHandler } from 'hono';
 import { noteBuffered } from './buffered.js';
 import { ResponseCacheEngine, type LeadResult } from './engine.js';
-import { computeEtag, headerOf, isStale, notModified, replayHeaders, storedHeaders, type CacheStatus, type PageEntry } from './entry.js';
+import { bodyToWrite, computeEtag, headerOf, isStale, notModified, replayHeaders, storedHeaders, type CacheStatus, type PageEntry } from './entry.js';
 import type { RequestView } from './key.js';
 import { NodeRequestView, VALIDATORS } from './node-view.js';
 import { resolveOptions, type ResponseCacheOptions } from './options.js';
@@ -90,6 +90,8 @@ export function honoResponseCache(options: HonoResponseCacheOptions = {}): Middl
         return undefined;
       }
       case 'get': {
+        const page = engine.peek(route.key);
+        if (page !== undefined) return toResponse(page, 'HIT', view, engine.now(), false);
         let led = false;
         const result = await engine
           .lookup(route.key, view, async (stale) => {
@@ -301,7 +303,7 @@ function toResponse(entry: PageEntry, status: CacheStatus, view: RequestView, no
   const nm = forceNotModified || notModified(view, entry.etag, headerOf(entry.headers, 'last-modified'));
   const headers = replayHeaders(entry, status, now, nm);
   if (status === 'MISS') delete headers.Age;
-  return new Response(nm || head || entry.body.length === 0 ? null : entry.body, { status: nm ? 304 : entry.status, headers: headersInit(headers) });
+  return new Response(nm || head || entry.body.length === 0 ? null : bodyToWrite(entry), { status: nm ? 304 : entry.status, headers: headersInit(headers) });
 }
 
 /** Web `HeadersInit`: a record when every header has one line, pairs otherwise. */

@@ -7,6 +7,7 @@ import { STATUS_CODES } from 'node:http';
 import { parseDuration, type Duration } from '../config/duration.js';
 import { ResponseCacheEngine, type LeadResult, type LookupResult } from './engine.js';
 import {
+  bodyToWrite,
   computeEtag,
   headerOf,
   isStale,
@@ -193,6 +194,11 @@ function serveGet<Req extends IncomingMessage, Res extends ServerResponse>(
   next: NextFunction,
   key: string,
 ): void {
+  const page = engine.peek(key);
+  if (page !== undefined) {
+    replay(res, page, 'HIT', view, engine.now());
+    return;
+  }
   let led = false;
   engine
     .lookup(key, view, (stale) => {
@@ -383,7 +389,7 @@ function replay(res: ServerResponse, entry: PageEntry, status: CacheStatus, view
   res.writeHead(nm ? 304 : entry.status, replayHeaders(entry, status, now, nm));
   // Node sends no body for HEAD and 304 whatever is passed; skip the copy anyway.
   if (nm || view.method === 'HEAD') res.end();
-  else res.end(entry.body);
+  else res.end(bodyToWrite(entry));
 }
 
 /**
