@@ -303,7 +303,11 @@ function toResponse(entry: PageEntry, status: CacheStatus, view: RequestView, no
   const nm = forceNotModified || notModified(view, entry.etag, headerOf(entry.headers, 'last-modified'));
   const headers = replayHeaders(entry, status, now, nm);
   if (status === 'MISS') delete headers.Age;
-  return new Response(nm || head || entry.body.length === 0 ? null : bodyToWrite(entry), { status: nm ? 304 : entry.status, headers: headersInit(headers) });
+  const init = headersInit(headers);
+  // Without a Content-Type the server adds its own default (on @hono/node-server, to a Headers
+  // object only), as it did for the response that was stored: give it the same chance.
+  const typed = headerOf(entry.headers, 'content-type') !== undefined;
+  return new Response(nm || head || entry.body.length === 0 ? null : bodyToWrite(entry), { status: nm ? 304 : entry.status, headers: typed ? init : new Headers(init) });
 }
 
 /** Web `HeadersInit`: a record when every header has one line, pairs otherwise. */

@@ -149,6 +149,33 @@ describe('Cache-Control and validators', () => {
   });
 });
 
+describe('replayed bodies', () => {
+  const bodies: [string, Buffer, Record<string, string>][] = [
+    ['multi-byte UTF-8 JSON', Buffer.from(JSON.stringify({ name: 'Zoë – 東京 🚀', n: 1 })), { 'content-type': 'application/json; charset=utf-8' }],
+    ['bytes that are not UTF-8', Buffer.from([0x00, 0xff, 0xfe, 0xc3, 0x28, 0x80, 0x41]), { 'content-type': 'application/octet-stream' }],
+    ['UTF-8 text without a Content-Type', Buffer.from('plain ✓ text'), {}],
+    ['a 20 KiB UTF-8 body', Buffer.from('é'.repeat(10 * 1024)), { 'content-type': 'text/plain; charset=utf-8' }],
+  ];
+  for (const adapter of ['node', 'express', 'fastify', 'hono'] as const) {
+    it(`${adapter}: a hit sends the stored bytes exactly, with their Content-Length and Content-Type`, async () => {
+      const s = await startServer(adapter, (c) => {
+        const found = bodies.find((_, i) => c.url === `/b${i}`)!;
+        return { body: found[1], headers: found[2] };
+      });
+      for (const [i, [name, body]] of bodies.entries()) {
+        const miss = await request(s.port, `/b${i}`);
+        const hit = await request(s.port, `/b${i}`);
+        assert.equal(hit.headers['x-cache'], 'HIT', `${name}: served from the cache`);
+        assert.ok(hit.body.equals(body), `${name}: the hit's bytes are the handler's`);
+        assert.ok(hit.body.equals(miss.body), `${name}: hit and miss send the same bytes`);
+        assert.equal(hit.headers['content-length'], String(body.length), `${name}: Content-Length is the byte length`);
+        assert.equal(hit.headers['content-type'], miss.headers['content-type'], `${name}: the hit keeps the miss's Content-Type`);
+      }
+      assert.equal(s.calls(), bodies.length, 'each page was rendered once');
+    });
+  }
+});
+
 describe('package boundary', () => {
   /** Relative imports of a source file, resolved to files under src/. */
   function imports(file: string): string[] {
