@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { createHash } from 'node:crypto';
+import crypto, { createHash } from 'node:crypto';
 import type { RequestView } from './key.js';
 
 /** Response header values as stored: one string, or one string per line of a repeated header. */
@@ -94,8 +94,12 @@ export function storedHeaders(pairs: Iterable<readonly [string, string | number 
 
 /** A strong validator from the body bytes. */
 export function computeEtag(body: Uint8Array): string {
-  return `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
+  return `"${sha256(body).slice(0, 27)}"`;
 }
+
+/** `crypto.hash` (Node 20.12+) where present, which skips the Hash object: about half the cost. */
+const oneShot = (crypto as { hash?: (algorithm: string, data: Uint8Array, encoding: 'base64url') => string }).hash;
+const sha256 = oneShot !== undefined ? (data: Uint8Array): string => oneShot('sha256', data, 'base64url') : (data: Uint8Array): string => createHash('sha256').update(data).digest('base64url');
 
 function opaque(tag: string): string {
   return tag.startsWith('W/') ? tag.slice(2) : tag;

@@ -187,11 +187,17 @@ async function capture(c: Context, engine: ResponseCacheEngine<Context, Response
     setHeader(c, 'X-Cache', 'MISS');
     return { type: 'refuse', reason: verdict.reason, remember: verdict.remember };
   }
-  const read = await readBody(res.body, options.maxBodyBytes);
+  const direct = bodyHeld(res);
+  const read: Read =
+    direct !== undefined && direct.byteLength <= options.maxBodyBytes ? { type: 'complete', body: direct } : await readBody(res.body, options.maxBodyBytes);
+  // Reading statusText makes @hono/node-server build a full Response (and a stream) for a body
+  // read directly; Node writes the standard reason phrase for the status anyway.
+  const statusText = direct === undefined ? res.statusText : undefined;
+  const init = (headers: Headers): ResponseInit => (statusText === undefined ? { status, headers } : { status, statusText, headers });
   if (read.type === 'stream') {
     const headers = new Headers(res.headers);
     headers.set('X-Cache', 'MISS');
-    replace(c, new Response(read.body, { status, statusText: res.statusText, headers }));
+    replace(c, new Response(read.body, init(headers)));
     return { type: 'refuse', reason: 'streamed', remember: true };
   }
   const body = read.body;
@@ -199,7 +205,7 @@ async function capture(c: Context, engine: ResponseCacheEngine<Context, Response
   headers.set('X-Cache', 'MISS');
   let tags: readonly string[] = [];
   const refuse = (reason: string, remember: boolean): LeadResult => {
-    replace(c, new Response(body.length === 0 ? null : body, { status, statusText: res.statusText, headers }));
+    replace(c, new Response(body.length === 0 ? null : body, init(headers)));
     return { type: 'refuse', reason, remember };
   };
   try {
@@ -226,9 +232,30 @@ async function capture(c: Context, engine: ResponseCacheEngine<Context, Response
   if (notModified(validators, etag, headerOf(entry.headers, 'last-modified'))) {
     replace(c, toResponse(entry, 'MISS', validators, now, false, true));
   } else {
-    replace(c, new Response(body.length === 0 ? null : body, { status, statusText: res.statusText, headers }));
+    replace(c, new Response(body.length === 0 ? null : body, init(headers)));
   }
   return { type: 'store', entry, tags };
+}
+
+/**
+ * @hono/node-server's own `Response` keeps a string or byte body as it was given, under a symbol
+ * described `cache` (`[status, body, headers]`), until something reads `body`. Reading it there
+ * saves building a web stream and reading it back, which costs more than the rest of a miss. Any
+ * other Response (another runtime, a stream body, a changed layout) goes through `readBody`.
+ */
+let heldKey: symbol | undefined;
+
+function bodyHeld(res: Response): Buffer | undefined {
+  if (heldKey === undefined) {
+    heldKey = Object.getOwnPropertySymbols(res).find((symbol) => symbol.description === 'cache');
+    if (heldKey === undefined) return undefined;
+  }
+  const held = (res as unknown as Record<symbol, unknown>)[heldKey];
+  if (!Array.isArray(held) || held.length !== 3) return undefined;
+  const body: unknown = held[1];
+  if (typeof body === 'string') return Buffer.from(body, 'utf8');
+  if (body instanceof Uint8Array) return toBuffer(body);
+  return undefined;
 }
 
 type Read = { type: 'complete'; body: Buffer } | { type: 'stream'; body: ReadableStream<Uint8Array> };
