@@ -106,19 +106,27 @@ describe('memoryStore tinylfu: admission', () => {
     assert.ok(results.lru! <= 0.01, `lru loses it to every scan: ${results.lru}`);
   });
 
-  it('one-hit wonders between hot reads never displace hot keys', () => {
+  it('one-hit wonders between hot reads do not displace hot keys', () => {
     const store = memoryStore<number>({ maxEntries: 200, policy: 'tinylfu' });
     const hot = Array.from({ length: 150 }, (_, i) => `hot${i}`);
     for (let pass = 0; pass < 4; pass++) for (const key of hot) if (store.get(key) === undefined) store.set(key, 1);
-    const evicted = new Set<string>();
-    store.on('evict', (e) => evicted.add(e.key));
-    for (let i = 0; i < 30_000; i++) {
+    let hotEvictions = 0;
+    store.on('evict', (e) => {
+      if (e.key.startsWith('hot')) hotEvictions++;
+    });
+    let hits = 0;
+    const reads = 30_000;
+    for (let i = 0; i < reads; i++) {
       const key = hot[i % hot.length]!;
-      if (store.get(key) === undefined) store.set(key, 1);
+      if (store.get(key) !== undefined) hits++;
+      else store.set(key, 1);
       store.set(`once${i}`, 1);
     }
-    const lost = hot.filter((key) => evicted.has(key));
-    assert.deepEqual(lost, [], 'no hot key was ever evicted');
+    // A one-hit wonder whose sketch counters collide with hot keys' may win the 1-in-128 random
+    // admission (the guard against hash flooding, as in Caffeine) and push out one hot key, which
+    // the next read brings back. Under LRU every hot read here would miss.
+    assert.ok(hits / reads >= 0.99, `hot keys stay: ${hits} hits of ${reads} reads`);
+    assert.ok(hotEvictions <= reads / 1000, `hot keys evicted ${hotEvictions} times in ${reads} inserts`);
     check(store);
   });
 
