@@ -31,17 +31,17 @@ describe('HillClimber', () => {
 
   it('keeps its direction while the hit ratio rises, reverses when it falls, and takes smaller steps', () => {
     const climber = new HillClimber(10_000, 100_000);
-    // A large cache starts by shrinking the window: 10% of 10,000 entries.
+    // A large cache starts by shrinking the window: 8% of 10,000 entries.
     sample(climber, 100_000, 0.5);
-    assert.equal(climber.adjustment(true), -1000, 'from 0 to 50%: keep going');
+    assert.equal(climber.adjustment(true), -800, 'from 0 to 50%: keep going');
     sample(climber, 100_000, 0.4);
-    assert.equal(climber.adjustment(true), 1000, 'fell by 10 points: reverse, full step (restart)');
+    assert.equal(climber.adjustment(true), 800, 'fell by 10 points: reverse, full step (restart)');
     sample(climber, 100_000, 0.41);
-    assert.equal(climber.adjustment(true), 1000, 'rose a little: same direction');
+    assert.equal(climber.adjustment(true), 800, 'rose a little: same direction');
     sample(climber, 100_000, 0.415);
-    assert.equal(climber.adjustment(true), 980, 'the step decays by 2% per sample');
+    assert.equal(climber.adjustment(true), 784, 'the step decays by 2% per sample');
     sample(climber, 100_000, 0.405);
-    assert.equal(climber.adjustment(true), -960, 'fell a little: reverse with the decayed step');
+    assert.equal(climber.adjustment(true), -768, 'fell a little: reverse with the decayed step');
   });
 
   it('a small cache starts by growing its window, by at least 2 entries', () => {
