@@ -104,12 +104,12 @@ export class ResponseCacheEngine<Req, Res> {
   }
 
   /**
-   * A fresh page of `key` that the memory tier holds, found without waiting (the hit path); undefined
-   * sends the request through {@link lookup}. Counted as a hit only when it returns a page.
+   * A fresh page of `key` that the memory tier holds at `now` (epoch ms, {@link now}), found without
+   * waiting (the hit path); undefined sends the request through {@link lookup}. Counted as a hit
+   * only when it returns a page.
    */
-  peek(key: string): PageEntry | undefined {
+  peek(key: string, now: number): PageEntry | undefined {
     if ((this.#refreshing.size !== 0 && this.#refreshing.has(key)) || (this.#passes.size !== 0 && this.#passes.has(key))) return undefined;
-    const now = this.now();
     const cache = this.#cache;
     if (typeof cache[PEEK_MEMORY] !== 'function') return undefined; // a cache from another copy of hoard
     return cache[PEEK_MEMORY](key, (value): value is PageEntry => isPage(value) && !isStale(value, now));

@@ -140,10 +140,11 @@ function plugin(fastify: FastifyInstance, options: FastifyResponseCacheOptions, 
         });
         return;
       case 'get': {
-        const page = engine.peek(route.key);
+        // A hit needs no state: onSend passes what it does not know through.
+        const now = engine.now();
+        const page = engine.peek(route.key, now);
         if (page !== undefined) {
-          states.set(request, REPLAY);
-          replay(reply, page, 'HIT', view, engine.now());
+          replay(reply, page, 'HIT', view, now);
           return;
         }
         let led = false;

@@ -90,8 +90,9 @@ export function honoResponseCache(options: HonoResponseCacheOptions = {}): Middl
         return undefined;
       }
       case 'get': {
-        const page = engine.peek(route.key);
-        if (page !== undefined) return toResponse(page, 'HIT', view, engine.now(), false);
+        const now = engine.now();
+        const page = engine.peek(route.key, now);
+        if (page !== undefined) return toResponse(page, 'HIT', view, now, false);
         let led = false;
         const result = await engine
           .lookup(route.key, view, async (stale) => {

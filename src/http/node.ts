@@ -194,9 +194,10 @@ function serveGet<Req extends IncomingMessage, Res extends ServerResponse>(
   next: NextFunction,
   key: string,
 ): void {
-  const page = engine.peek(key);
+  const now = engine.now();
+  const page = engine.peek(key, now);
   if (page !== undefined) {
-    replay(res, page, 'HIT', view, engine.now());
+    replay(res, page, 'HIT', view, now);
     return;
   }
   let led = false;
