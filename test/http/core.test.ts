@@ -176,6 +176,32 @@ describe('replayed bodies', () => {
   }
 });
 
+describe('hits are counted', () => {
+  for (const adapter of ['node', 'express', 'fastify', 'hono'] as const) {
+    it(`${adapter}: every hit is one hit in the cache's stats and one 'hit' event; a disabled cache serves none`, async () => {
+      const cache = memoryCache();
+      const s = await startServer(adapter, () => ({ body: 'counted', headers: { 'content-type': 'text/plain' } }), {}, { cache });
+      const events: string[] = [];
+      cache.on('hit', (e) => events.push(e.key));
+      await request(s.port, '/c');
+      const before = cache.stats();
+      for (let i = 0; i < 3; i++) assert.equal((await request(s.port, '/c')).headers['x-cache'], 'HIT');
+      const after = cache.stats();
+      assert.equal(after.hits - before.hits, 3, 'three hits counted');
+      assert.equal(after.misses, before.misses, 'no miss counted for a hit');
+      assert.equal(events.length, 3, 'three hit events');
+      cache.disable();
+      try {
+        const res = await request(s.port, '/c');
+        assert.notEqual(res.headers['x-cache'], 'HIT', 'a disabled cache is a pass-through');
+        assert.equal(s.calls(), 2, 'the handler ran again');
+      } finally {
+        cache.enable();
+      }
+    });
+  }
+});
+
 describe('package boundary', () => {
   /** Relative imports of a source file, resolved to files under src/. */
   function imports(file: string): string[] {
