@@ -43,15 +43,17 @@ const TEXT_REPLAY_MAX = 16 * 1024;
 const textBodies = new WeakMap<PageEntry, string | Buffer>();
 
 /**
- * The page's body in the form that is cheapest to write: for a small body that is valid UTF-8,
- * a string with exactly the same bytes (when the page has a Content-Type), because Node writes a string body in one piece with the
- * status line and headers (one chunk, one `write`), where a `Buffer` goes out as a second chunk
- * of a `writev`. Computed once per page and kept beside it (never stored in the cache). The
- * `Content-Length` of a replay is the body's byte length either way.
+ * The page's body in the form that is cheapest to write. For a page the memory tier holds (`held`:
+ * the same object is replayed again and again) with a small body that is valid UTF-8 and a
+ * Content-Type, a string with exactly the same bytes, because Node writes a string body in one
+ * piece with the status line and headers (one chunk), where a `Buffer` goes out as a second chunk
+ * of a `writev`. Computed once per page and kept beside it (never stored in the cache). A page
+ * decoded from Redis for this one request goes out as its `Buffer`: remembering a string for an
+ * object seen once costs more than it saves. The `Content-Length` is the byte length either way.
  */
-export function bodyToWrite(entry: PageEntry): string | Buffer {
+export function bodyToWrite(entry: PageEntry, held: boolean): string | Buffer {
   const body = entry.body;
-  if (body.length > TEXT_REPLAY_MAX) return body;
+  if (!held || body.length > TEXT_REPLAY_MAX) return body;
   let form = textBodies.get(entry);
   if (form === undefined) {
     // Without a Content-Type, a framework would label a string body text/plain: keep the Buffer.

@@ -144,7 +144,7 @@ function plugin(fastify: FastifyInstance, options: FastifyResponseCacheOptions, 
         const now = engine.now();
         const page = engine.peek(route.key, now);
         if (page !== undefined) {
-          replay(reply, page, 'HIT', view, now);
+          replay(reply, page, 'HIT', view, now, true);
           return;
         }
         let led = false;
@@ -298,12 +298,12 @@ function headerPairs(reply: FastifyReply): [string, string | number | string[]][
 }
 
 /** Answers with a stored page through `reply.send`, so the route's `onSend` hooks run as usual. */
-function replay(reply: FastifyReply, entry: PageEntry, status: CacheStatus, view: RequestView, now: number): void {
+function replay(reply: FastifyReply, entry: PageEntry, status: CacheStatus, view: RequestView, now: number, held = false): void {
   const nm = notModified(view, entry.etag, headerOf(entry.headers, 'last-modified'));
   void reply
     .code(nm ? 304 : entry.status)
     .headers(replayHeaders(entry, status, now, nm))
-    .send(nm ? undefined : bodyToWrite(entry));
+    .send(nm ? undefined : bodyToWrite(entry, held));
 }
 
 /**

@@ -92,7 +92,7 @@ export function honoResponseCache(options: HonoResponseCacheOptions = {}): Middl
       case 'get': {
         const now = engine.now();
         const page = engine.peek(route.key, now);
-        if (page !== undefined) return toResponse(page, 'HIT', view, now, false);
+        if (page !== undefined) return toResponse(page, 'HIT', view, now, false, false, true);
         let led = false;
         const result = await engine
           .lookup(route.key, view, async (stale) => {
@@ -327,7 +327,7 @@ function resume(
 }
 
 /** A stored page as a Response (a 304 when the request's validators match it). */
-function toResponse(entry: PageEntry, status: CacheStatus, view: RequestView, now: number, head: boolean, forceNotModified = false): Response {
+function toResponse(entry: PageEntry, status: CacheStatus, view: RequestView, now: number, head: boolean, forceNotModified = false, held = false): Response {
   const nm = forceNotModified || notModified(view, entry.etag, headerOf(entry.headers, 'last-modified'));
   const headers = replayHeaders(entry, status, now, nm);
   if (status === 'MISS') delete headers.Age;
@@ -335,7 +335,7 @@ function toResponse(entry: PageEntry, status: CacheStatus, view: RequestView, no
   // Without a Content-Type the server adds its own default (on @hono/node-server, to a Headers
   // object only), as it did for the response that was stored: give it the same chance.
   const typed = headerOf(entry.headers, 'content-type') !== undefined;
-  return new Response(nm || head || entry.body.length === 0 ? null : bodyToWrite(entry), { status: nm ? 304 : entry.status, headers: typed ? init : new Headers(init) });
+  return new Response(nm || head || entry.body.length === 0 ? null : bodyToWrite(entry, held), { status: nm ? 304 : entry.status, headers: typed ? init : new Headers(init) });
 }
 
 /** Web `HeadersInit`: a record when every header has one line, pairs otherwise. */

@@ -197,7 +197,7 @@ function serveGet<Req extends IncomingMessage, Res extends ServerResponse>(
   const now = engine.now();
   const page = engine.peek(key, now);
   if (page !== undefined) {
-    replay(res, page, 'HIT', view, now);
+    replay(res, page, 'HIT', view, now, true);
     return;
   }
   let led = false;
@@ -385,12 +385,12 @@ function writeStale(
 }
 
 /** Writes a stored page (a 304 when the request's validators match it). */
-function replay(res: ServerResponse, entry: PageEntry, status: CacheStatus, view: RequestView, now: number): void {
+function replay(res: ServerResponse, entry: PageEntry, status: CacheStatus, view: RequestView, now: number, held = false): void {
   const nm = notModified(view, entry.etag, headerOf(entry.headers, 'last-modified'));
   res.writeHead(nm ? 304 : entry.status, replayHeaders(entry, status, now, nm));
   // Node sends no body for HEAD and 304 whatever is passed; skip the copy anyway.
   if (nm || view.method === 'HEAD') res.end();
-  else res.end(bodyToWrite(entry));
+  else res.end(bodyToWrite(entry, held));
 }
 
 /**
