@@ -180,6 +180,40 @@ export async function find(id: number): Promise<User> {
     await tsc(dir);
   });
 
+  it('hoard/http type-checks with skipLibCheck off in a project without Fastify or Hono (optional peers)', async () => {
+    for (const resolution of ['node10', 'nodenext'] as const) {
+      const dir = path.join(withRedis, `http-types-${resolution}`);
+      await mkdir(dir, { recursive: true });
+      await writeFile(
+        path.join(dir, 'app.ts'),
+        `import http from 'node:http';
+import { cacheResponse, cachePublic } from 'hoard/http';
+const all = cacheResponse({ ttl: '1m', tags: (req) => [String(req.url)] });
+const pages = cachePublic('1h');
+http.createServer((req, res) => all(req, res, () => pages(req, res, () => res.end('ok'))));
+`,
+      );
+      await writeFile(
+        path.join(dir, 'tsconfig.json'),
+        JSON.stringify({
+          compilerOptions: {
+            strict: true,
+            module: resolution === 'node10' ? 'commonjs' : 'nodenext',
+            moduleResolution: resolution,
+            target: 'ES2022',
+            noEmit: true,
+            skipLibCheck: false,
+            esModuleInterop: true,
+            types: ['node'],
+          },
+          files: ['app.ts'],
+        }),
+      );
+      await cp(path.join(withRedis, 'node_modules'), path.join(dir, 'node_modules'), { recursive: true, verbatimSymlinks: true });
+      await tsc(dir);
+    }
+  });
+
   it('@Cached and @InvalidatesCache compile and cache under experimentalDecorators (NestJS) and under standard decorators', async () => {
     for (const legacy of [true, false]) {
       const dir = path.join(withRedis, legacy ? 'legacy-decorators' : 'standard-decorators');
