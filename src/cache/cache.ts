@@ -303,11 +303,7 @@ export class Cache {
     const k = this.#prefix === '' ? key : this.#prefix + key;
     const core = this.#core;
     const value = core.enabled ? core.l1.get(k) : undefined;
-    if (value !== undefined) {
-      // A memory hit takes well under the microsecond stats() resolves, so it is sampled as 0.
-      if (core.latency.sample()) core.latency.record(0);
-      return this.#hit(k, value, 'l1') as Given<T, R>;
-    }
+    if (value !== undefined) return this.#memoryHit(k, value) as Given<T, R>;
     // With a shared tier, load() counts the hit or miss once it knows whether L2 had the value.
     if (core.remote === undefined) this.#miss(k, 'l1');
     const run = factory as Factory<Given<T, R>>; // the value type is the factory's own
@@ -487,8 +483,7 @@ export class Cache {
     const k = this.#prefix === '' ? key : this.#prefix + key;
     const value = core.l1.get(k);
     if (value === undefined || !accept(value)) return undefined;
-    if (core.latency.sample()) core.latency.record(0);
-    this.#hit(k, value, 'l1');
+    this.#memoryHit(k, value);
     return value;
   }
 
@@ -505,6 +500,13 @@ export class Cache {
     if (value !== undefined) return this.#hit(k, value, 'l1');
     this.#miss(k, 'l1');
     return undefined;
+  }
+
+  /** A `getOrSet` hit in the memory tier: counted, and its latency sampled as 0. */
+  #memoryHit(k: string, value: unknown): unknown {
+    // A memory hit takes well under the microsecond stats() resolves, so it is sampled as 0.
+    if (this.#core.latency.sample()) this.#core.latency.record(0);
+    return this.#hit(k, value, 'l1');
   }
 
   #hit(k: string, value: unknown, tier: 'l1' | 'l2'): unknown {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256 } from './digest.js';
 
 /** What the core reads of a request, whatever the framework. */
 export interface RequestView {
@@ -76,14 +76,10 @@ function esc(value: string): string {
   return value.includes('%') || value.includes('|') ? value.replace(/[%|]/g, (c) => (c === '%' ? '%25' : '%7C')) : value;
 }
 
-function digest(value: string): string {
-  return createHash('sha256').update(value).digest('base64url');
-}
-
 function bounded(readable: string, hashedPrefix: string): string {
   // A UTF-16 code unit is at most 3 UTF-8 bytes: short strings need no byte count.
   if (readable.length * 3 <= MAX_READABLE_BYTES || Buffer.byteLength(readable) <= MAX_READABLE_BYTES) return readable;
-  return hashedPrefix + digest(readable);
+  return hashedPrefix + sha256(readable);
 }
 
 /**
@@ -111,7 +107,7 @@ export function urlTag(host: string | undefined, url: string): string {
 
 /** An identity as it appears in keys: hashed, so keys hold no user id or token. */
 export function hashIdentity(identity: string): string {
-  return digest(identity);
+  return sha256(identity);
 }
 
 /** The identity of `identity: 'credentials'`: the `Authorization` and `Cookie` headers, hashed. */
@@ -119,5 +115,5 @@ export function credentialsIdentity(view: RequestView): string {
   const authorization = view.header('authorization');
   const cookie = view.header('cookie');
   if (authorization === undefined && cookie === undefined) return 'anonymous';
-  return `credentials:${digest(`${authorization ?? ''}\n${cookie ?? ''}`)}`;
+  return `credentials:${sha256(`${authorization ?? ''}\n${cookie ?? ''}`)}`;
 }

@@ -260,9 +260,14 @@ export class MemoryStore<V = unknown> implements SyncStore<V> {
       this.#dropIfGone(i);
       return undefined;
     }
+    this.#accessed(i);
+    return this.#values[i];
+  }
+
+  /** Tells the policy of a hit (or an overwrite) on slot `i`, unless tinylfu is sampling a run of hits. */
+  #accessed(i: number): void {
     if (this.#skip === 0) this.#skip = this.#access(i);
     else this.#skip--;
-    return this.#values[i];
   }
 
   /** Value of `key` without changing its recency. */
@@ -289,8 +294,7 @@ export class MemoryStore<V = unknown> implements SyncStore<V> {
       if (this.#dropIfGone(i)) return undefined;
       return { value: this.#values[i] as V, stale: true };
     }
-    if (this.#skip === 0) this.#skip = this.#access(i);
-    else this.#skip--;
+    this.#accessed(i);
     return { value: this.#values[i] as V, stale: false };
   }
 
@@ -350,8 +354,7 @@ export class MemoryStore<V = unknown> implements SyncStore<V> {
       candidate = this.#link(i, key);
     } else {
       this.#values[i] = value;
-      if (this.#skip === 0) this.#skip = this.#access(i);
-      else this.#skip--;
+      this.#accessed(i);
       if (this.#slotTags !== undefined) this.#untag(i);
     }
     if (ttl !== undefined && ttl !== Infinity) {
@@ -396,8 +399,7 @@ export class MemoryStore<V = unknown> implements SyncStore<V> {
     }
     const next = current + by;
     this.#values[i] = next as V;
-    if (this.#skip === 0) this.#skip = this.#access(i);
-    else this.#skip--;
+    this.#accessed(i);
     return next;
   }
 
