@@ -472,17 +472,17 @@ export class Cache {
   }
 
   /**
-   * @internal The value of `key` when the memory tier holds it and `accept` takes it, read without
+   * @internal The value of `key` when the memory tier holds it and `accept(value, now)` takes it, read without
    * waiting and counted as the hit a `getOrSet` would count; undefined otherwise (closed, disabled,
    * not in memory, refused), and then nothing is counted. The response cache's hit path. A symbol
    * method, so the default cache's proxy forwards it like any other.
    */
-  [PEEK_MEMORY]<V>(key: string, accept: (value: unknown) => value is V): V | undefined {
+  [PEEK_MEMORY]<V>(key: string, accept: (value: unknown, now: number) => value is V, now: number): V | undefined {
     const core = this.#core;
     if (core.closed || !core.enabled) return undefined;
     const k = this.#prefix === '' ? key : this.#prefix + key;
     const value = core.l1.get(k);
-    if (value === undefined || !accept(value)) return undefined;
+    if (value === undefined || !accept(value, now)) return undefined;
     this.#memoryHit(k, value);
     return value;
   }

@@ -28,6 +28,10 @@ export type LookupResult =
   /** Run the handler without storing anything (a refused URL, or no result in time). */
   | { type: 'pass' };
 
+function isFreshPage(value: unknown, now: number): value is PageEntry {
+  return isPage(value) && !isStale(value, now);
+}
+
 /** A request's place in the cache, computed once per request. */
 export type Route =
   | { type: 'bypass'; decision: RequestDecision }
@@ -112,7 +116,7 @@ export class ResponseCacheEngine<Req, Res> {
     if ((this.#refreshing.size !== 0 && this.#refreshing.has(key)) || (this.#passes.size !== 0 && this.#passes.has(key))) return undefined;
     const cache = this.#cache;
     if (typeof cache[PEEK_MEMORY] !== 'function') return undefined; // a cache from another copy of hoard
-    return cache[PEEK_MEMORY](key, (value): value is PageEntry => isPage(value) && !isStale(value, now));
+    return cache[PEEK_MEMORY](key, isFreshPage, now);
   }
 
   /**

@@ -46,13 +46,28 @@ export type CacheRouteOptions<Req extends IncomingMessage = IncomingMessage, Res
 >;
 
 /**
- * Requests a cache middleware has taken (looked up, or an unsafe request it purges after): a second
- * one further down the chain stays out of the way. A request one cache bypassed (credentials in a
- * shared cache) is not taken, so a private cache on the route can still serve it.
+ * What the response-cache middlewares have noted on a request, under a symbol of this module (a
+ * property, not a WeakSet: cheaper to set on every request, and gone with the request):
+ * - {@link HANDLED}: a cache middleware has taken it (looked it up, or an unsafe request it purges
+ *   after), so a second one further down the chain stays out of the way. A request one cache
+ *   bypassed (credentials in a shared cache) is not taken, so a private cache on the route can
+ *   still serve it.
+ * - {@link NO_CACHE}: marked by `noCache()`.
  */
-const HANDLED = new WeakSet<IncomingMessage>();
-/** Requests marked by `noCache()`. */
-const NO_CACHE = new WeakSet<IncomingMessage>();
+const MARKS: unique symbol = Symbol('hoard.responseCache');
+const HANDLED = 1;
+const NO_CACHE = 2;
+type Marked = { [MARKS]?: number };
+
+function marked(req: IncomingMessage, mark: number): boolean {
+  const marks = (req as Marked)[MARKS];
+  return marks !== undefined && (marks & mark) !== 0;
+}
+
+function mark(req: IncomingMessage, mark: number): void {
+  const r = req as Marked;
+  r[MARKS] = (r[MARKS] ?? 0) | mark;
+}
 
 /**
  * Caches whole responses of `GET` (and serves `HEAD` from them) in a hoard cache, following the
@@ -76,11 +91,11 @@ export function cacheResponse<Req extends IncomingMessage = IncomingMessage, Res
   const engine = new ResponseCacheEngine<Req, Res>(resolveOptions(options));
 
   return function hoardCacheResponse(req: Req, res: Res, next: NextFunction): void {
-    if (HANDLED.has(req)) {
+    if (marked(req, HANDLED)) {
       next();
       return;
     }
-    if (NO_CACHE.has(req)) {
+    if (marked(req, NO_CACHE)) {
       res.setHeader('X-Cache', 'BYPASS');
       next();
       return;
@@ -101,17 +116,17 @@ export function cacheResponse<Req extends IncomingMessage = IncomingMessage, Res
         next();
         return;
       case 'unsafe':
-        HANDLED.add(req);
+        mark(req, HANDLED);
         res.setHeader('X-Cache', 'BYPASS');
         invalidateAfter(engine, view, res);
         next();
         return;
       case 'head':
-        HANDLED.add(req);
+        mark(req, HANDLED);
         void serveHead(engine, view, res, next, route.key);
         return;
       case 'get':
-        HANDLED.add(req);
+        mark(req, HANDLED);
         serveGet(engine, view, req, res, next, route.key);
         return;
     }
@@ -164,9 +179,9 @@ export function cachePrivate<Req extends IncomingMessage = IncomingMessage, Res 
  */
 export function noCache<Req extends IncomingMessage = IncomingMessage, Res extends ServerResponse = ServerResponse>(): Middleware<Req, Res> {
   return function hoardNoCache(req: Req, res: Res, next: NextFunction): void {
-    NO_CACHE.add(req);
+    mark(req, NO_CACHE);
     res.setHeader('Cache-Control', 'no-store');
-    if (HANDLED.has(req) && !res.headersSent) res.setHeader('X-Cache', 'BYPASS');
+    if (marked(req, HANDLED) && !res.headersSent) res.setHeader('X-Cache', 'BYPASS');
     next();
   };
 }
