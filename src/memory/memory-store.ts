@@ -118,6 +118,13 @@ export class MemoryStore<V = unknown> implements SyncStore<V> {
   /** Slots in the typed arrays: `maxEntries`, plus a spare one with `tinylfu`. */
   readonly #slots: number;
   readonly #keyMap = new Map<string, number>();
+  /**
+   * The key the last `get` missed, known absent until `write` inserts it. A miss is mostly
+   * followed by `getStale` and `write` of the same key (getOrSet's miss path): they skip the
+   * lookup, which in a large store costs a few cache misses each. `get` itself never reads it,
+   * so hits pay nothing.
+   */
+  #absent: string | undefined;
   readonly #keys: (string | undefined)[];
   readonly #values: (V | undefined)[];
   readonly #next: Uint32Array;
@@ -255,7 +262,10 @@ export class MemoryStore<V = unknown> implements SyncStore<V> {
   /** Value of `key`, marking it most recently used; `undefined` if absent or expired. */
   get(key: string): V | undefined {
     const i = this.#keyMap.get(key);
-    if (i === undefined) return undefined;
+    if (i === undefined) {
+      this.#absent = key;
+      return undefined;
+    }
     if (this.#isStale(i)) {
       this.#dropIfGone(i);
       return undefined;
@@ -288,7 +298,7 @@ export class MemoryStore<V = unknown> implements SyncStore<V> {
    * telling which. Used by `getOrSet` for fail-safe and stale-while-revalidate.
    */
   getStale(key: string): StaleEntry<V> | undefined {
-    const i = this.#keyMap.get(key);
+    const i = key === this.#absent ? undefined : this.#keyMap.get(key);
     if (i === undefined) return undefined;
     if (this.#isStale(i)) {
       if (this.#dropIfGone(i)) return undefined;
@@ -343,9 +353,10 @@ export class MemoryStore<V = unknown> implements SyncStore<V> {
         return;
       }
     }
-    let i = this.#keyMap.get(key);
+    let i = key === this.#absent ? undefined : this.#keyMap.get(key);
     let candidate = NONE;
     if (i === undefined) {
+      this.#absent = undefined;
       i = this.#allocate();
       this.#keys[i] = key;
       this.#values[i] = value;
@@ -727,6 +738,7 @@ export class MemoryStore<V = unknown> implements SyncStore<V> {
   }
 
   #checkInvariants(): void {
+    if (this.#absent !== undefined && this.#keyMap.has(this.#absent)) throw new Error(`${this.#absent} is held but remembered as absent`);
     let count = 0;
     if (this.#tiny !== undefined) {
       count = this.#tiny.checkInvariants((i, hash) => {

@@ -103,6 +103,45 @@ describe('memoryStore: LRU', () => {
     check(store);
   });
 
+  it('a key get missed is found once set, by get, getStale and a second set (both policies)', () => {
+    for (const policy of ['lru', 'tinylfu'] as const) {
+      const store = memoryStore<number>({ maxEntries: 32, policy });
+      const model = new Map<string, number>();
+      let seed = 7;
+      const rand = (n: number): number => {
+        seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+        return seed % n;
+      };
+      for (let step = 0; step < 20_000; step++) {
+        const key = `k${rand(40)}`;
+        const op = rand(8);
+        if (op < 3) {
+          // getOrSet's miss path: get, getStale, set of one key in a row
+          const got = store.get(key);
+          const stale = store.getStale(key);
+          assert.equal(stale?.value, got, `${policy} step ${step}: getStale after get of ${key}`);
+          if (got === undefined) {
+            store.set(key, step);
+            model.set(key, step);
+            assert.equal(store.get(key), step, `${policy} step ${step}: ${key} is found after the set that followed its miss`);
+          }
+        } else if (op < 5) {
+          store.set(key, step);
+          model.set(key, step);
+        } else if (op < 7) {
+          const got = store.getStale(key)?.value;
+          // lru never drops what the model holds unless it was evicted: a found value is the model's
+          if (got !== undefined) assert.equal(got, model.get(key), `${policy} step ${step}: ${key}`);
+        } else {
+          store.delete(key);
+          model.delete(key);
+        }
+        if (step % 250 === 0) check(store);
+      }
+      check(store);
+    }
+  });
+
   it('rejects bad options with ConfigError naming the option', () => {
     assert.throws(() => memoryStore({ maxEntries: 0 }), { code: 'HOARD_CONFIG', option: 'maxEntries' });
     assert.throws(() => memoryStore({ maxEntries: 1.5 }), { option: 'maxEntries' });
