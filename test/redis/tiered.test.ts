@@ -225,7 +225,9 @@ describe('distributed lock (C6)', () => {
     const make = (): Cache => {
       const l2 = redisStore({ url: redis.url, prefix });
       stores.push(l2);
-      const cache = createCache({ l1: memoryStore(), l2, namespace: prefix, distributedLock: { ttl: '1s' } }, {});
+      // A generous l2Timeout: on a loaded machine a lock call past the default 50 ms runs the
+      // factory unlocked (fail open, by design), which is not what this test is about.
+      const cache = createCache({ l1: memoryStore(), l2, namespace: prefix, distributedLock: { ttl: '1s' }, l2Timeout: '2s' }, {});
       caches.push(cache);
       return cache;
     };
