@@ -28,10 +28,6 @@ export type LookupResult =
   /** Run the handler without storing anything (a refused URL, or no result in time). */
   | { type: 'pass' };
 
-function isFreshPage(value: unknown, now: number): value is PageEntry {
-  return isPage(value) && !isStale(value, now);
-}
-
 /** A request's place in the cache, computed once per request. */
 export type Route =
   | { type: 'bypass'; decision: RequestDecision }
@@ -234,6 +230,11 @@ export class ResponseCacheEngine<Req, Res> {
       // A cache that cannot invalidate (closed, Redis refusing) must not fail the request.
     }
   }
+}
+
+/** The memory-tier peek's test: a page still fresh at `now` (a static function: no closure per request). */
+function isFreshPage(value: unknown, now: number): value is PageEntry {
+  return isPage(value) && !isStale(value, now);
 }
 
 /** The path and query of `target` when it is relative or on `host`; undefined otherwise. */

@@ -59,14 +59,14 @@ const HANDLED = 1;
 const NO_CACHE = 2;
 type Marked = { [MARKS]?: number };
 
-function marked(req: IncomingMessage, mark: number): boolean {
+function marked(req: IncomingMessage, flag: number): boolean {
   const marks = (req as Marked)[MARKS];
-  return marks !== undefined && (marks & mark) !== 0;
+  return marks !== undefined && (marks & flag) !== 0;
 }
 
-function mark(req: IncomingMessage, mark: number): void {
+function mark(req: IncomingMessage, flag: number): void {
   const r = req as Marked;
-  r[MARKS] = (r[MARKS] ?? 0) | mark;
+  r[MARKS] = (r[MARKS] ?? 0) | flag;
 }
 
 /**
