@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { MemoryStore, memoryStore } from '../../src/index.js';
 import { fakeClock } from '../helpers/clock.js';
 import { guardProcess } from '../helpers/guard.js';
+import { seededRandom } from '../helpers/random.js';
 import { storeConformance } from './conformance.js';
 
 guardProcess();
@@ -77,11 +78,7 @@ describe('memoryStore: LRU', () => {
   it('reuses freed slots after deletes (random operations keep the invariants)', () => {
     const store = memoryStore<number>({ maxEntries: 64, maxBytes: 4096, sizeOf: (v) => 1 + (v % 100) });
     const model = new Map<string, number>();
-    let seed = 42;
-    const rand = (n: number): number => {
-      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-      return seed % n;
-    };
+    const rand = seededRandom(42);
     for (let step = 0; step < 20_000; step++) {
       const key = `k${rand(200)}`;
       const op = rand(10);
@@ -107,11 +104,7 @@ describe('memoryStore: LRU', () => {
     for (const policy of ['lru', 'tinylfu'] as const) {
       const store = memoryStore<number>({ maxEntries: 32, policy });
       const model = new Map<string, number>();
-      let seed = 7;
-      const rand = (n: number): number => {
-        seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-        return seed % n;
-      };
+      const rand = seededRandom(7);
       for (let step = 0; step < 20_000; step++) {
         const key = `k${rand(40)}`;
         const op = rand(8);
