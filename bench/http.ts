@@ -308,6 +308,10 @@ function fmt(m: Measure): string {
   return `${Math.round(m.rps).toLocaleString('en-US')} | ${m.p99} | ${m.cpu.toFixed(0)}`;
 }
 
+function verdict(met: boolean): string {
+  return met ? 'met' : 'not met';
+}
+
 /** Throughput ratio, and the ratio of server CPU per request (baseline / hoard). */
 function ratios(hoard: Measure, base: Measure): string {
   return `${ratio(hoard.rps, base.rps)} | ${ratio(base.cpu, hoard.cpu)}`;
@@ -365,7 +369,7 @@ async function main(): Promise<void> {
       const trivialRatio = hit.rps / hello.rps;
       const trivialCpu = hello.cpu / hit.cpu;
       summary.push(
-        `| ${framework} | ${slowRatio.toFixed(1)}x ${slowRatio >= 50 ? 'met' : 'not met'} | ${ceiling.toFixed(1)}x | ${slowRatio1.toFixed(1)}x ${slowRatio1 >= 50 ? 'met' : 'not met'} | ${slowHit.p99} ms ${slowHit.p99 <= 10 ? 'met' : 'not met'} | ${trivialRatio.toFixed(2)}x ${trivialRatio >= 0.75 ? 'met' : 'not met'} | ${trivialCpu.toFixed(2)}x ${trivialCpu >= 0.75 ? 'met' : 'not met'} |`,
+        `| ${framework} | ${slowRatio.toFixed(1)}x ${verdict(slowRatio >= 50)} | ${ceiling.toFixed(1)}x | ${slowRatio1.toFixed(1)}x ${verdict(slowRatio1 >= 50)} | ${slowHit.p99} ms ${verdict(slowHit.p99 <= 10)} | ${trivialRatio.toFixed(2)}x ${verdict(trivialRatio >= 0.75)} | ${trivialCpu.toFixed(2)}x ${verdict(trivialCpu >= 0.75)} |`,
       );
     } finally {
       await stopAll();
